@@ -1,0 +1,36 @@
+"""bmia_dask: biomedical image analysis at any scale.
+
+DICOM series become OME-Zarr stores; stores open as lazy, dask-backed
+``xarray.DataArray`` images with coordinates in millimetres.
+
+>>> import bmia_dask as bd
+>>> bd.__version__
+'0.1.0'
+"""
+
+__version__ = "0.1.0"
+
+from . import phantoms, plot  # noqa: E402
+from .errors import BadInputError, SkippedFileWarning  # noqa: E402
+from .image import as_image, from_array, geometry, like, spacing  # noqa: E402
+from .io.convert import convert  # noqa: E402
+from .io.dicom_read import read_dicom  # noqa: E402
+from .io.dicom_scan import scan_dicom  # noqa: E402
+from .io.zarr_store import open_image, to_zarr  # noqa: E402
+
+__all__ = [
+    "BadInputError",
+    "SkippedFileWarning",
+    "as_image",
+    "convert",
+    "from_array",
+    "geometry",
+    "like",
+    "open_image",
+    "phantoms",
+    "plot",
+    "read_dicom",
+    "scan_dicom",
+    "spacing",
+    "to_zarr",
+]

@@ -1,0 +1,238 @@
+"""The ``bmia`` command line: a thin layer over the Python API.
+
+One small function per subcommand; only this module prints or picks exit
+codes: 0 on success, 2 on bad input (one line naming the file and the problem,
+no traceback), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import warnings
+
+import numpy as np
+
+from . import __version__
+from .errors import BadInputError
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=_json_default))
+
+
+def _json_default(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _image_summary(image) -> dict:
+    """Shape, geometry, dtype, chunks of an image (value range computed)."""
+    from .image import geometry
+
+    geo = geometry(image)
+    low, high = (float(v) for v in _value_range(image))
+    summary = {
+        "dims": list(image.dims),
+        "shape": list(image.shape),
+        "spacing_mm": list(image.attrs["spacing"]),
+        "origin_lps_mm": list(geo.origin),
+        "direction": [list(row) for row in geo.direction],
+        "dtype": str(image.dtype),
+        "chunks": [list(c) for c in image.chunks] if image.chunks else None,
+        "min": low,
+        "max": high,
+        "modality": image.attrs.get("modality"),
+        "units": image.attrs.get("units"),
+    }
+    if "t" in image.dims:
+        summary["t_ms"] = [float(v) for v in image["t"].values]
+    return summary
+
+
+def _value_range(image):
+    import dask
+
+    return dask.compute(image.data.min(), image.data.max())
+
+
+def _print_summary(summary: dict, name: str = "") -> None:
+    if name:
+        print(name)
+    for key, value in summary.items():
+        if key == "direction":
+            value = "[" + ", ".join("[" + ", ".join(f"{v:.6g}" for v in row) + "]" for row in value) + "]"
+        elif key == "chunks" and value:
+            value = " x ".join(str(c[0]) if len(set(c)) == 1 else f"{c[0]}..{c[-1]}" for c in value)
+        elif isinstance(value, list) and value and isinstance(value[0], float):
+            value = "(" + ", ".join(f"{v:.6g}" for v in value) + ")"
+        print(f"  {key:<14} {value}")
+
+
+# --- subcommands -----------------------------------------------------------
+
+
+def cmd_scan(args) -> int:
+    from .io.dicom_scan import scan_dicom
+
+    table = scan_dicom(args.src, progress=not args.quiet)
+    if args.json:
+        _print_json({"series": table.to_dict(orient="records"), "skipped": table.attrs["skipped"]})
+        return 0
+    for row in table.itertuples():
+        status = "ok" if row.ok else "NOT CONVERTIBLE"
+        print(
+            f"{row.series_number if row.series_number is not None else '-':>4}  {row.modality:<4} "
+            f"{row.description!r:<28} {row.n_files:>5} files  shape {row.shape}  "
+            f"spacing {tuple(round(s, 4) for s in row.spacing)} mm  {row.orientation}  [{status}]"
+        )
+        print(f"      uid {row.series_uid}  ({row.transfer_syntax})")
+        for problem in row.problems:
+            print(f"      problem: {problem}")
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from .io.convert import convert
+
+    written = convert(
+        args.src,
+        args.dst,
+        series_uid=args.series,
+        overwrite=args.overwrite,
+        keep_phi=args.keep_phi,
+        progress=not args.quiet,
+    )
+    if args.json:
+        _print_json({"written": written})
+    else:
+        for url in written:
+            print(url)
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .io.zarr_store import open_image
+    from .progress import progress_bar
+
+    image = open_image(args.url)
+    with progress_bar("value range", enabled=not args.quiet):
+        summary = _image_summary(image)
+    if args.json:
+        _print_json(summary)
+    else:
+        _print_summary(summary, args.url)
+    return 0
+
+
+def cmd_phantom(args) -> int:
+    from . import phantoms
+
+    if args.kind == "ct":
+        truth = phantoms.write_ct(args.dst, shape=tuple(args.shape or (40, 96, 96)), seed=args.seed)
+    else:
+        truth = phantoms.write_cine(args.dst, n_frames=args.frames, ef=args.ef, seed=args.seed)
+    report = {k: v for k, v in truth.items() if k not in ("values", "files")}
+    report["n_files"] = len(truth["files"])
+    report["folder"] = args.dst
+    if args.json:
+        _print_json(report)
+    else:
+        print(f"wrote {report['n_files']} DICOM files of a {args.kind} phantom to {args.dst}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    report = run_demo(args.out, progress=not args.quiet, echo=None if args.json else print)
+    if args.json:
+        _print_json(report)
+    return 0
+
+
+# --- plumbing --------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bmia", description="Biomedical image analysis at any scale: DICOM -> OME-Zarr -> analysis."
+    )
+    parser.add_argument("--version", action="version", version=f"bmia_dask {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler")
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", parents=[common], help="run every stage on built-in phantoms (no data needed)")
+    p.add_argument("--out", default="bmia-demo", help="output folder (default: ./bmia-demo)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("scan", parents=[common], help="list the DICOM series under a folder or URL")
+    p.add_argument("src", help="folder, file or fsspec URL")
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("convert", parents=[common], help="convert every DICOM series to an OME-Zarr store")
+    p.add_argument("src", help="folder, file or fsspec URL with DICOM files")
+    p.add_argument("dst", help="folder or fsspec URL for the stores")
+    p.add_argument("--series", metavar="UID", help="convert only this series")
+    p.add_argument("--overwrite", action="store_true", help="replace existing stores")
+    p.add_argument("--keep-phi", action="store_true", help="also store patient-identifying attributes")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("info", parents=[common], help="shape, geometry, dtype, chunks and value range of a store")
+    p.add_argument("url", help="store path or URL")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("phantom", parents=[common], help="write a synthetic DICOM series with known truth")
+    p.add_argument("kind", choices=["ct", "cine"])
+    p.add_argument("dst", help="folder to write the DICOM files to")
+    p.add_argument("--shape", type=int, nargs=3, metavar=("Z", "Y", "X"), help="ct: volume shape")
+    p.add_argument("--frames", type=int, default=12, help="cine: number of frames")
+    p.add_argument("--ef", type=float, default=0.6, help="cine: ejection fraction")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_phantom)
+    return parser
+
+
+@contextlib.contextmanager
+def _scheduler(address):
+    if not address:
+        yield
+        return
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as error:
+        raise BadInputError(address, f"cannot reach the dask scheduler ({error})") from None
+    with client:
+        yield
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"bmia: warning: {message}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            with _scheduler(args.scheduler):
+                return args.func(args)
+    except BadInputError as error:
+        for failure in getattr(error, "failures", [error]):
+            print(f"bmia: error: {failure}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bmia: interrupted", file=sys.stderr)
+        return 130

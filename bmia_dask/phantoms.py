@@ -1,0 +1,271 @@
+"""Synthetic DICOM series with known truth, for tests, benchmarks and the demo.
+
+Every writer returns a ``truth`` dict (geometry and the analytic quantities of
+the objects it drew). Files get random names, are written in random order and
+carry instance numbers opposite to their position, so a reader that orders
+slices by anything but their position along the normal gets them wrong.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import numpy as np
+import pydicom
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+__all__ = ["write_series", "write_ct", "write_cine", "ct_volume", "rotation"]
+
+_SOP_CLASS = {
+    "CT": pydicom.uid.CTImageStorage,
+    "MR": pydicom.uid.MRImageStorage,
+}
+# Identifying attributes a PACS export would carry: tests check none is stored.
+FAKE_PHI = {
+    "PatientName": "Doe^Jane",
+    "PatientID": "PHANTOM-0042",
+    "PatientBirthDate": "19700101",
+    "PatientSex": "F",
+    "InstitutionName": "Phantom General Hospital",
+    "ReferringPhysicianName": "House^Gregory",
+    "AccessionNumber": "ACC123456",
+    "StudyDate": "20260101",
+}
+
+
+def rotation(degrees_about_x: float = 0.0, degrees_about_y: float = 0.0, degrees_about_z: float = 0.0):
+    """A 3x3 direction matrix: the identity turned about the L, P and S axes.
+
+    Examples
+    --------
+    >>> rotation(0, 0, 90).round(6).tolist()
+    [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    ax, ay, az = np.radians([degrees_about_x, degrees_about_y, degrees_about_z])
+    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
+    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
+    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def write_series(
+    values,
+    folder,
+    *,
+    spacing=(1.0, 1.0, 1.0),
+    origin=(0.0, 0.0, 0.0),
+    direction=None,
+    times_ms=None,
+    modality: str = "CT",
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    bits_stored: int = 12,
+    signed: bool = False,
+    transfer_syntax=ExplicitVRLittleEndian,
+    description: str = "phantom",
+    series_number: int = 1,
+    seed: int = 0,
+    phi: dict | None = None,
+) -> list[str]:
+    """Write ``values`` (``(z, y, x)`` or ``(t, z, y, x)``, after rescale) as a DICOM series.
+
+    Slice ``k`` lies at ``origin + k * spacing[0] * direction[:, 2]``; rows run
+    along ``direction[:, 1]`` and columns along ``direction[:, 0]``. Values are
+    stored as ``(value - intercept) / slope`` in ``bits_stored`` bits and must be
+    representable exactly. ``transfer_syntax`` may be any syntax pydicom can
+    encode (RLE Lossless, JPEG 2000 Lossless, ...). Returns the file paths.
+    """
+    values = np.asarray(values)
+    if values.ndim == 3:
+        values = values[np.newaxis]
+    if values.ndim != 4:
+        raise ValueError(f"values must be 3D or 4D, got {values.ndim}D")
+    n_t, n_z, rows, cols = values.shape
+    direction = np.eye(3) if direction is None else np.asarray(direction, dtype=float)
+    raw = (values.astype(np.float64) - intercept) / slope
+    low, high = (-(2 ** (bits_stored - 1)), 2 ** (bits_stored - 1) - 1) if signed else (0, 2**bits_stored - 1)
+    if not np.allclose(raw, np.rint(raw), atol=1e-6) or raw.min() < low or raw.max() > high:
+        raise ValueError("values are not representable with this slope, intercept and bits_stored")
+    raw = np.rint(raw).astype(np.int16 if signed else np.uint16)
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    study_uid = generate_uid(entropy_srcs=["study", str(seed)])
+    series_uid = generate_uid(entropy_srcs=["series", str(seed), description, str(series_number)])
+    frame_uid = generate_uid(entropy_srcs=["frame", str(seed)])
+    order = [(t, z) for t in range(n_t) for z in range(n_z)]
+    paths = []
+    for position in rng.permutation(len(order)):
+        t, z = order[position]
+        ds = _dataset(modality, transfer_syntax)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
+        ds.SeriesNumber = series_number
+        ds.SeriesDescription = description
+        ds.InstanceNumber = len(order) - position  # opposite to the position order on purpose
+        ipp = np.asarray(origin, float) + z * spacing[0] * direction[:, 2]
+        ds.ImagePositionPatient = [f"{v:.6f}" for v in ipp]
+        ds.ImageOrientationPatient = [f"{v:.8f}" for v in (*direction[:, 0], *direction[:, 1])]
+        ds.PixelSpacing = [f"{spacing[1]:.6f}", f"{spacing[2]:.6f}"]
+        ds.SliceThickness = f"{spacing[0]:.6f}"
+        ds.SliceLocation = f"{ipp @ np.cross(direction[:, 0], direction[:, 1]):.6f}"
+        ds.Rows, ds.Columns = rows, cols
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, bits_stored, bits_stored - 1
+        ds.PixelRepresentation = int(signed)
+        ds.RescaleSlope, ds.RescaleIntercept = f"{slope:g}", f"{intercept:g}"
+        if modality == "CT":
+            ds.RescaleType = "HU"
+        if times_ms is not None:
+            ds.TriggerTime = f"{float(times_ms[t]):.3f}"
+            ds.TemporalPositionIdentifier = t + 1
+            ds.NumberOfTemporalPositions = n_t
+            ds.CardiacNumberOfImages = n_t
+        for keyword, value in (FAKE_PHI if phi is None else phi).items():
+            setattr(ds, keyword, value)
+        frame = np.ascontiguousarray(raw[t, z])
+        if ds.file_meta.TransferSyntaxUID.is_compressed:
+            ds.compress(transfer_syntax, frame)
+        else:
+            ds.PixelData = frame.tobytes()
+        name = f"{rng.integers(16**8):08x}{'.dcm' if position % 3 else ''}"
+        path = os.path.join(str(folder), name)
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def _dataset(modality: str, transfer_syntax) -> FileDataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = _SOP_CLASS.get(modality, pydicom.uid.SecondaryCaptureImageStorage)
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = modality
+    ds.Manufacturer = "bmia_dask phantoms"
+    ds.ContentDate = datetime.date(2026, 1, 1).strftime("%Y%m%d")
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    meta.TransferSyntaxUID = pydicom.uid.UID(transfer_syntax)
+    return ds
+
+
+def _grid_mm(shape, spacing):
+    """Voxel centre coordinates (mm) along the array axes, centred on the volume."""
+    return np.meshgrid(
+        *[(np.arange(n) - (n - 1) / 2) * s for n, s in zip(shape, spacing)], indexing="ij", sparse=True
+    )
+
+
+def ct_volume(shape=(40, 96, 96), spacing=(2.5, 0.8, 0.8)):
+    """A chest-like CT volume in HU and its truth.
+
+    Air (-1000) around an elliptic body (40 HU) with two lungs (-850), a spine
+    (700) and a spherical lesion (60 HU) whose centre and volume are known.
+    """
+    z, y, x = _grid_mm(shape, spacing)
+    extent = [n * s for n, s in zip(shape, spacing)]
+    ry, rx = 0.42 * extent[1], 0.45 * extent[2]
+    volume = np.full(shape, -1000, dtype=np.int16)
+    body = (y / ry) ** 2 + (x / rx) ** 2 <= 1
+    volume[np.broadcast_to(body, shape)] = 40
+    for side in (-1, 1):
+        lung = ((y + 0.05 * extent[1]) / (0.6 * ry)) ** 2 + ((x - side * 0.45 * rx) / (0.3 * rx)) ** 2 <= 1
+        volume[np.broadcast_to(lung, shape)] = -850
+    spine = ((y - 0.6 * ry) / (0.15 * ry)) ** 2 + (x / (0.12 * rx)) ** 2 <= 1
+    volume[np.broadcast_to(spine, shape)] = 700
+    radius = 0.18 * min(ry, rx, extent[0] / 2)
+    centre = (0.1 * extent[0], -0.2 * ry, 0.0)
+    sphere = (z - centre[0]) ** 2 + (y - centre[1]) ** 2 + (x - centre[2]) ** 2 <= radius**2
+    volume[sphere] = 60
+    truth = {
+        "lesion_centre_mm_from_centre": centre,
+        "lesion_radius_mm": radius,
+        "lesion_volume_mm3": 4 / 3 * np.pi * radius**3,
+        "lesion_voxels": int(sphere.sum()),
+    }
+    return volume, truth
+
+
+def write_ct(
+    folder,
+    *,
+    shape=(40, 96, 96),
+    spacing=(2.5, 0.8, 0.8),
+    origin=(-38.0, -38.0, -50.0),
+    direction=None,
+    seed: int = 0,
+    **options,
+) -> dict:
+    """Write a CT phantom series (int16 HU, intercept -1024) into ``folder``.
+
+    Returns the truth: geometry as written (``spacing``, ``origin``,
+    ``direction``), the HU volume as ``values`` and the lesion's analytic size.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> truth = write_ct(tempfile.mkdtemp(), shape=(4, 16, 16))
+    >>> len(truth["files"]), truth["values"].shape
+    (4, (4, 16, 16))
+    """
+    volume, truth = ct_volume(shape, spacing)
+    direction = np.eye(3) if direction is None else np.asarray(direction, float)
+    options = {"modality": "CT", "intercept": -1024.0, "description": "phantom CT", **options}
+    files = write_series(volume, folder, spacing=spacing, origin=origin, direction=direction, seed=seed, **options)
+    truth.update(
+        files=files, values=volume, spacing=tuple(spacing), origin=tuple(origin), direction=direction
+    )
+    return truth
+
+
+def write_cine(
+    folder,
+    *,
+    n_frames: int = 12,
+    shape=(12, 64, 64),
+    spacing=(8.0, 1.5, 1.5),
+    origin=(-48.0, -48.0, -44.0),
+    direction=None,
+    rr_ms: float = 900.0,
+    ef: float = 0.6,
+    seed: int = 0,
+    **options,
+) -> dict:
+    """Write a short-axis cine MR phantom ``(t, z, y, x)``: a beating ellipsoid.
+
+    The bright cavity (signal 600 on 100 background) is an ellipsoid whose
+    volume follows a cosine from end-diastole (frame 0) to end-systole
+    (middle frame) with the given ejection fraction; its analytic volume per
+    frame is in ``truth["volumes_ml"]``.
+    """
+    times = np.arange(n_frames) * rr_ms / n_frames
+    z, y, x = _grid_mm(shape, spacing)
+    extent = [n * s for n, s in zip(shape, spacing)]
+    a0 = 0.3 * extent[0]  # long axis (through-plane), semi-axes in mm at end-diastole
+    b0 = 0.25 * min(extent[1], extent[2])
+    phase = (1 - np.cos(2 * np.pi * times / rr_ms)) / 2  # 0 at ED, 1 at ES
+    scale = (1 - ef * phase) ** (1 / 3)  # volume scales as scale**3
+    values = np.full((n_frames, *shape), 100, dtype=np.int16)
+    volumes = []
+    for t, s in enumerate(scale):
+        a, b = a0 * s, b0 * s
+        inside = (z / a) ** 2 + (y / b) ** 2 + (x / b) ** 2 <= 1
+        values[t][inside] = 600
+        volumes.append(4 / 3 * np.pi * a * b * b / 1000)
+    options = {"modality": "MR", "description": "phantom cine", "bits_stored": 12, **options}
+    direction = np.eye(3) if direction is None else np.asarray(direction, float)
+    files = write_series(
+        values, folder, spacing=spacing, origin=origin, direction=direction, times_ms=times, seed=seed, **options
+    )
+    return {
+        "files": files,
+        "values": values,
+        "times_ms": times,
+        "volumes_ml": volumes,
+        "ef": ef,
+        "spacing": tuple(spacing),
+        "origin": tuple(origin),
+        "direction": direction,
+    }

@@ -1,0 +1,116 @@
+"""OME-Zarr stores: round trip, what other readers see, atomicity, laziness."""
+
+import json
+import os
+
+import dask.array as da
+import numpy as np
+import pytest
+import zarr
+
+import bmia_dask as bd
+from bmia_dask.phantoms import rotation
+from bmia_dask.testing import raise_if_dask_computes
+
+
+@pytest.fixture
+def oblique_image(rng):
+    data = rng.integers(-1000, 2000, size=(9, 20, 24)).astype(np.int16)
+    return bd.from_array(data, spacing=(2.5, 0.7, 0.9), origin=(10.0, -20.0, 35.5), direction=rotation(10, 20, 30),
+                         modality="CT", units="HU", source={"note": "test"}, chunks=(4, 7, 11))
+
+
+def test_round_trip_keeps_values_coords_and_geometry(oblique_image, tmp_path):
+    url = bd.to_zarr(oblique_image, str(tmp_path / "img.ome.zarr"))
+    back = bd.open_image(url)
+    assert back.dims == oblique_image.dims and back.dtype == np.int16
+    np.testing.assert_array_equal(back.values, oblique_image.values)
+    for dim in "zyx":
+        np.testing.assert_allclose(back[dim].values, oblique_image[dim].values, atol=1e-9)
+    for key in ("spacing", "origin", "direction", "affine"):
+        np.testing.assert_allclose(back.attrs[key], oblique_image.attrs[key], atol=1e-9)
+    assert back.attrs["modality"] == "CT" and back.attrs["units"] == "HU"
+    assert back.attrs["source"] == {"note": "test"}
+
+
+def test_4d_round_trip_keeps_irregular_times(tmp_path, rng):
+    data = rng.random((4, 3, 5, 6)).astype(np.float32)
+    image = bd.from_array(data, spacing=(8.0, 1.5, 1.5), times_ms=[0.0, 40.5, 81.0, 130.25])
+    back = bd.open_image(bd.to_zarr(image, str(tmp_path / "cine.ome.zarr")))
+    assert back.dims == ("t", "z", "y", "x")
+    np.testing.assert_array_equal(back["t"].values, [0.0, 40.5, 81.0, 130.25])
+    np.testing.assert_array_equal(back.values, data)
+
+
+def test_metadata_is_ome_zarr_0_5(oblique_image, tmp_path):
+    url = bd.to_zarr(oblique_image, str(tmp_path / "img.ome.zarr"))
+    group = json.load(open(os.path.join(url, "zarr.json")))
+    assert group["zarr_format"] == 3 and group["node_type"] == "group"
+    ome = group["attributes"]["ome"]
+    assert ome["version"] == "0.5"
+    axes = ome["multiscales"][0]["axes"]
+    assert [(a["name"], a["type"], a["unit"]) for a in axes] == [
+        ("z", "space", "millimeter"), ("y", "space", "millimeter"), ("x", "space", "millimeter")]
+    array = json.load(open(os.path.join(url, "0", "zarr.json")))
+    assert array["dimension_names"] == ["z", "y", "x"]
+    assert "direction" in group["attributes"]["bmia_dask"]
+
+
+def test_other_ome_zarr_readers_see_the_same_grid(oblique_image, tmp_path):
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+    url = bd.to_zarr(oblique_image, str(tmp_path / "img.ome.zarr"))
+    multiscales = ngff_zarr.from_ngff_zarr(url)
+    first = multiscales.images[0]
+    geo = bd.geometry(oblique_image)
+    assert first.scale == pytest.approx(dict(zip("zyx", geo.spacing)))
+    assert first.translation == pytest.approx(dict(zip("zyx", geo.offset)))
+    np.testing.assert_array_equal(np.asarray(first.data), oblique_image.values)
+
+
+def test_opening_and_slicing_computes_nothing(oblique_image, tmp_path):
+    url = bd.to_zarr(oblique_image, str(tmp_path / "img.ome.zarr"))
+    with raise_if_dask_computes():
+        image = bd.open_image(url)
+        part = image.isel(z=slice(2, 5)).sel(y=slice(None, None, 2)) * 2
+    assert part.shape == (3, 10, 24)
+    np.testing.assert_array_equal(part.values, oblique_image.values[2:5, ::2] * 2)
+
+
+def test_a_failed_write_leaves_nothing(oblique_image, tmp_path):
+    def explode(block, block_info=None):
+        if block_info[0]["chunk-location"] == (1, 1, 1):
+            raise RuntimeError("disk on fire")
+        return block
+
+    broken = oblique_image.copy(data=oblique_image.data.map_blocks(explode, dtype=np.int16))
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        bd.to_zarr(broken, str(tmp_path / "img.ome.zarr"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_existing_store_is_refused_unless_overwrite(oblique_image, tmp_path):
+    url = bd.to_zarr(oblique_image, str(tmp_path / "img.ome.zarr"))
+    with pytest.raises(bd.BadInputError, match="already exists"):
+        bd.to_zarr(oblique_image, url)
+    bd.to_zarr(oblique_image * 0 + 1, url, overwrite=True)
+    assert int(bd.open_image(url).max()) == 1
+    assert os.listdir(tmp_path) == ["img.ome.zarr"]
+
+
+def test_to_zarr_writes_chunk_by_chunk(tmp_path):
+    lazy = bd.from_array(da.ones((64, 64, 64), dtype=np.uint8, chunks=16))
+    url = bd.to_zarr(lazy, str(tmp_path / "ones.ome.zarr"), chunks=(16, 32, 64))
+    assert zarr.open_array(os.path.join(url, "0")).chunks == (16, 32, 64)
+
+
+def test_open_bad_inputs(tmp_path):
+    with pytest.raises(bd.BadInputError, match="not found"):
+        bd.open_image(str(tmp_path / "nothing.ome.zarr"))
+    zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
+    with pytest.raises(bd.BadInputError, match="not an OME-Zarr image store"):
+        bd.open_image(str(tmp_path / "plain.zarr"))
+
+
+def test_memory_urls_work(oblique_image):
+    url = bd.to_zarr(oblique_image, "memory://stores/img.ome.zarr", overwrite=True)
+    np.testing.assert_array_equal(bd.open_image(url).values, oblique_image.values)
