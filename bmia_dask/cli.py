@@ -211,7 +211,7 @@ def _scheduler(address):
     from distributed import Client
 
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout="5s")
     except OSError as error:
         raise BadInputError(address, f"cannot reach the dask scheduler ({error})") from None
     with client:

@@ -123,3 +123,17 @@ def test_help_lists_every_command():
     assert rc == 0
     for command in ("demo", "scan", "convert", "info", "phantom"):
         assert command in out
+
+
+def test_scheduler_option_runs_on_a_cluster(cine_folder, tmp_path, capsys):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
+        assert main(["convert", cine_folder[0], str(tmp_path), "--scheduler", cluster.scheduler_address, "-q"]) == 0
+    assert os.listdir(tmp_path) == ["001_phantom_cine.ome.zarr"]
+
+
+def test_unreachable_scheduler(ct_folder, tmp_path, capsys):
+    assert main(["convert", ct_folder[0], str(tmp_path), "--scheduler", "tcp://127.0.0.1:9", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("bmia: error:") == 1 and "tcp://127.0.0.1:9" in err and "scheduler" in err

@@ -27,6 +27,15 @@ def test_converts_every_series_and_skips_strays(ct_folder, cine_folder, tmp_path
     np.testing.assert_array_equal(cine.values, cine_folder[1]["values"])
 
 
+def test_convert_on_a_distributed_cluster(cine_folder, tmp_path):
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster):
+        [url] = bd.convert(cine_folder[0], str(tmp_path / "out"))
+        np.testing.assert_array_equal(bd.open_image(url).values, cine_folder[1]["values"])
+
+
 def _store_bytes(url):
     return b"".join(open(f, "rb").read() for f in glob.glob(os.path.join(url, "**"), recursive=True) if os.path.isfile(f))
 

@@ -67,6 +67,20 @@ def test_other_ome_zarr_readers_see_the_same_grid(oblique_image, tmp_path):
     np.testing.assert_array_equal(np.asarray(first.data), oblique_image.values)
 
 
+def test_ome_zarr_py_reads_our_stores(oblique_image, tmp_path):
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    url = bd.to_zarr(oblique_image, str(tmp_path / "img.ome.zarr"))
+    [node] = list(Reader(parse_url(url))())
+    geo = bd.geometry(oblique_image)
+    [[scale, translation]] = node.metadata["coordinateTransformations"]
+    assert scale["scale"] == pytest.approx(list(geo.spacing))
+    assert translation["translation"] == pytest.approx(list(geo.offset))
+    np.testing.assert_array_equal(np.asarray(node.data[0]), oblique_image.values)
+
+
 def test_opening_and_slicing_computes_nothing(oblique_image, tmp_path):
     url = bd.to_zarr(oblique_image, str(tmp_path / "img.ome.zarr"))
     with raise_if_dask_computes():
