@@ -10,13 +10,24 @@ DICOM series become OME-Zarr stores; stores open as lazy, dask-backed
 
 __version__ = "0.1.0"
 
-from . import phantoms, plot  # noqa: E402
+from . import phantoms  # noqa: E402
 from .errors import BadInputError, SkippedFileWarning  # noqa: E402
 from .image import as_image, from_array, geometry, like, spacing  # noqa: E402
 from .io.convert import convert  # noqa: E402
 from .io.dicom_read import read_dicom  # noqa: E402
 from .io.dicom_scan import scan_dicom  # noqa: E402
 from .io.zarr_store import open_image, to_zarr  # noqa: E402
+
+
+
+def __getattr__(name):
+    # matplotlib is imported only when figures are asked for
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BadInputError",

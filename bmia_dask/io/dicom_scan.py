@@ -150,8 +150,6 @@ def _lookup(ds, keyword, per_frame_item, shared_item):
 
 
 def _frames_from_dataset(ds, url: str, truncated: str | None) -> list[Frame]:
-    if "PixelData" not in ds and "FloatPixelData" not in ds and "Rows" not in ds:
-        return []
     n_frames = int(_number(ds.get("NumberOfFrames"), 1) or 1)
     shared = ds.SharedFunctionalGroupsSequence[0] if "SharedFunctionalGroupsSequence" in ds else None
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
