@@ -123,3 +123,16 @@ def test_dicomdir_tree_converts_its_series(tmp_path):
     assert len(urls) >= 5
     for url in urls:
         assert bd.open_image(url).size > 0
+
+
+def test_reads_dicom_from_an_fsspec_url(ct_folder, tmp_path):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    for path in ct_folder[1]["files"]:
+        fs.pipe(f"/pacs-export/study/{os.path.basename(path)}", open(path, "rb").read())
+    table = bd.scan_dicom("memory://pacs-export")
+    assert table.shape[0] == 1 and table.ok[0]
+    [url] = bd.convert("memory://pacs-export", str(tmp_path / "out"))
+    np.testing.assert_array_equal(bd.open_image(url).values, ct_folder[1]["values"])
+    fs.rm("/pacs-export", recursive=True)
