@@ -10,7 +10,7 @@ DICOM series become OME-Zarr stores; stores open as lazy, dask-backed
 
 __version__ = "0.1.0"
 
-from . import phantoms  # noqa: E402
+from . import compare, filters, intensity, masks, morphology, phantoms, transform  # noqa: E402
 from .errors import BadInputError, SkippedFileWarning  # noqa: E402
 from .image import as_image, from_array, geometry, like, spacing  # noqa: E402
 from .io.convert import convert  # noqa: E402
@@ -33,6 +33,12 @@ __all__ = [
     "BadInputError",
     "SkippedFileWarning",
     "as_image",
+    "compare",
+    "filters",
+    "intensity",
+    "masks",
+    "morphology",
+    "transform",
     "convert",
     "from_array",
     "geometry",

@@ -1,0 +1,104 @@
+"""bd.intensity, bd.masks and bd.compare against numpy/scipy."""
+
+import dask
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+import bmia_dask as bd
+from bmia_dask import compare, intensity, masks
+from bmia_dask.testing import raise_if_dask_computes
+
+from ops_helpers import CHUNKINGS, image_of, phantom_volume, random_volume
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32])
+@pytest.mark.parametrize("chunks", CHUNKINGS)
+def test_histogram_equals_scipy(dtype, chunks):
+    data = random_volume(dtype)
+    image = image_of(data, chunks)
+    for low, high, bins in [(0, 255, 256), (-500.5, 1500, 37), (float(data.min()), float(data.max()), 10)]:
+        np.testing.assert_array_equal(intensity.histogram(image, low, high, bins), ndi.histogram(data, low, high, bins))
+
+
+def test_histogram_per_label():
+    data = random_volume(np.int16)
+    labels = np.random.default_rng(5).integers(0, 5, data.shape)
+    image = image_of(data, CHUNKINGS[0])
+    index = [4, 0, 2]
+    expected = ndi.histogram(data, -2000, 2000, 50, labels=labels, index=index)
+    np.testing.assert_array_equal(intensity.histogram(image, -2000, 2000, 50, labels=labels, index=index),
+                                  np.stack(expected))
+    np.testing.assert_array_equal(intensity.histogram(image, -2000, 2000, 50, labels=labels, index=2),
+                                  ndi.histogram(data, -2000, 2000, 50, labels=labels, index=2))
+
+
+def test_cdf_and_equalisation_like_the_course():
+    data = random_volume(np.uint8)
+    image = image_of(data, CHUNKINGS[1])
+    hist = ndi.histogram(data, min=0, max=255, bins=256)
+    cdf = hist.cumsum() / hist.sum()
+    np.testing.assert_allclose(intensity.cdf(image, 0, 255, 256), cdf)
+    with raise_if_dask_computes():
+        equalized = intensity.equalize_hist(image, min=0, max=255)
+    np.testing.assert_allclose(equalized.values, cdf[data] * 255)
+
+
+def test_window_and_value_range():
+    data = random_volume(np.int16)
+    image = image_of(data, CHUNKINGS[2])
+    assert intensity.value_range(image) == (data.min(), data.max())
+    np.testing.assert_array_equal(intensity.window(image, level=40, width=400).values, np.clip(data, -160, 240))
+
+
+def test_masks():
+    data = phantom_volume()
+    image = image_of(data, CHUNKINGS[0])
+    np.testing.assert_array_equal(masks.threshold(image, low=200, high=600).values, (data >= 200) & (data <= 600))
+    mask = masks.threshold(image, low=400)
+    np.testing.assert_array_equal(masks.apply(image, mask).values, np.where(data >= 400, data, 0))
+    np.testing.assert_array_equal(masks.apply(image, mask, other=-1).values, np.where(data >= 400, data, -1))
+    other = image > 100
+    np.testing.assert_array_equal(masks.combine(mask, other, how="xor").values, (data >= 400) ^ (data > 100))
+    assert 0 < masks.threshold_otsu(image) < 900
+
+
+def test_otsu_splits_two_classes():
+    rng = np.random.default_rng(0)
+    truth = phantom_volume() > 0
+    data = np.where(truth, 800, 100) + rng.normal(0, 30, truth.shape)
+    t = masks.threshold_otsu(bd.from_array(data, chunks=(8, 8, 8)))
+    assert 100 < t < 800
+    assert ((data > t) == truth).mean() > 0.999
+
+
+def test_compare_is_lazy_and_right():
+    a, b = random_volume(np.uint8, seed=1), random_volume(np.uint8, seed=2)
+    ia, ib = image_of(a, CHUNKINGS[0]), image_of(b, CHUNKINGS[1])
+    with raise_if_dask_computes():
+        results = [compare.mae(ia, ib), compare.mse(ia, ib)]
+    mae, mse = dask.compute(*results)
+    diff = a.astype(float) - b.astype(float)
+    assert float(mae) == pytest.approx(np.abs(diff).mean())
+    assert float(mse) == pytest.approx((diff**2).mean())
+    ma, mb = a > 100, b > 150
+    assert float(compare.iou(image_of(ma, CHUNKINGS[0]), mb)) == pytest.approx((ma & mb).sum() / (ma | mb).sum())
+    assert float(compare.dice(ma, mb)) == pytest.approx(2 * (ma & mb).sum() / (ma.sum() + mb.sum()))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: compare.mae(np.zeros((3, 4, 5)), np.zeros((3, 4, 6))), "image2"),
+        (lambda: compare.iou(np.zeros((3, 4)), np.zeros((3, 4))), "boolean"),
+        (lambda: intensity.histogram(np.zeros((3, 4)), 5, 1, 10), "max"),
+        (lambda: intensity.histogram(np.zeros((3, 4)), 0, 1, 0), "bins"),
+        (lambda: masks.threshold(np.zeros((3, 4))), "low"),
+        (lambda: masks.apply(np.zeros((3, 4)), np.zeros((3, 4))), "boolean"),
+        (lambda: masks.combine(np.zeros((3, 4), bool), np.zeros((3, 4), bool), how="nand"), "how"),
+        (lambda: intensity.window(np.zeros((3, 4)), level=0, width=0), "width"),
+    ],
+)
+def test_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
