@@ -10,10 +10,12 @@ DICOM series become OME-Zarr stores; stores open as lazy, dask-backed
 
 __version__ = "0.1.0"
 
-from . import compare, filters, intensity, masks, morphology, phantoms, transform  # noqa: E402
+from . import compare, filters, intensity, masks, measure, morphology, phantoms, transform  # noqa: E402
 from .errors import BadInputError, SkippedFileWarning  # noqa: E402
 from .image import as_image, from_array, geometry, like, spacing  # noqa: E402
 from .io.convert import convert  # noqa: E402
+from .labels import label  # noqa: E402
+from .measure import regionprops_table  # noqa: E402
 from .io.dicom_read import read_dicom  # noqa: E402
 from .io.dicom_scan import scan_dicom  # noqa: E402
 from .io.zarr_store import open_image, to_zarr  # noqa: E402
@@ -37,10 +39,13 @@ __all__ = [
     "filters",
     "intensity",
     "masks",
+    "measure",
+    "regionprops_table",
     "morphology",
     "transform",
     "convert",
     "from_array",
+    "label",
     "geometry",
     "like",
     "open_image",

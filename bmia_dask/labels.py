@@ -1,0 +1,230 @@
+"""Connected-component labelling across chunks, with scipy.ndimage.label's answer.
+
+Each chunk is labelled on its own with connected-components-3d (5x faster than
+scipy inside a chunk); then the labels that touch across chunk boundaries are
+merged. The merge looks only at the two voxel planes on either side of every
+chunk boundary, taken across the whole volume, so objects that meet across a
+face, an edge or a corner (full connectivity) are joined, whatever number of
+chunks they cross. The result is the same partition as scipy's, numbered
+``1..n``.
+
+Memory stays at a few chunks: the first pass keeps only each chunk's label
+count and its boundary planes; the final pass labels each chunk again (cheap)
+and maps its labels through the merge table.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import cc3d
+import dask
+import dask.array as da
+import numpy as np
+import scipy.ndimage as ndi
+import scipy.sparse
+import scipy.sparse.csgraph
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+
+from .image import as_image, like
+
+__all__ = ["label"]
+
+_CC3D = {(2, 1): 4, (2, 2): 8, (3, 1): 6, (3, 2): 18, (3, 3): 26}
+
+
+def _full_structure(image, structure, dims):
+    """The structure over every axis of the image (extent 1 along axes not in ``dims``)."""
+    if dims is None:
+        dims = image.dims
+    dims = tuple(dims)
+    if not set(dims) <= set(image.dims) or not dims:
+        raise ValueError(f"dims must be a non-empty subset of the image's dims {image.dims}, got {dims}")
+    axes = [image.dims.index(d) for d in image.dims if d in dims]
+    if structure is None:
+        structure = ndi.generate_binary_structure(len(axes), 1)
+    structure = np.asarray(structure).astype(bool)
+    if structure.ndim != len(axes) or any(s != 3 for s in structure.shape):
+        raise ValueError(f"structure must be 3 x ... x 3 with {len(axes)} axes (one per dim in {dims}), "
+                         f"got shape {structure.shape}")
+    if not np.array_equal(structure, np.flip(structure)):
+        raise ValueError("structure must be symmetric, as scipy.ndimage.label requires")
+    full = np.zeros((3,) * image.ndim, dtype=bool)
+    index = [1] * image.ndim
+    for offset in itertools.product(*[range(3)] * len(axes)):
+        if structure[offset]:
+            for a, o in zip(axes, offset):
+                index[a] = o
+            full[tuple(index)] = True
+    return full
+
+
+def _block_kernel(structure: np.ndarray):
+    """A function labelling one block: cc3d when the structure is a standard one."""
+    core_axes = [a for a in range(structure.ndim) if np.take(structure, 0, axis=a).any()]
+    core = structure[tuple(slice(None) if a in core_axes else 1 for a in range(structure.ndim))]
+    connectivity = None
+    if core.ndim in (2, 3):
+        for rank in range(1, core.ndim + 1):
+            if np.array_equal(core, ndi.generate_binary_structure(core.ndim, rank)):
+                connectivity = _CC3D[(core.ndim, rank)]
+    if connectivity is None:
+        def with_scipy(block):
+            labels, _ = ndi.label(block, structure)
+            return labels.astype(np.uint32, copy=False)
+
+        return with_scipy
+    other_axes = [a for a in range(structure.ndim) if a not in core_axes]
+
+    def with_cc3d(block):
+        block = np.asarray(block != 0)
+        if not other_axes:
+            return cc3d.connected_components(block, connectivity=connectivity, out_dtype=np.uint32)
+        # label each sub-array along the unconnected axes on its own, numbering on
+        moved = np.moveaxis(block, other_axes, list(range(len(other_axes))))
+        out = np.zeros(moved.shape, dtype=np.uint32)
+        count = 0
+        for index in np.ndindex(moved.shape[: len(other_axes)]):
+            labels = cc3d.connected_components(moved[index], connectivity=connectivity, out_dtype=np.uint32)
+            labels[labels > 0] += count
+            count = max(count, int(labels.max()))
+            out[index] = labels
+        return np.moveaxis(out, list(range(len(other_axes))), other_axes)
+
+    return with_cc3d
+
+
+def _summary(block, kernel):
+    """A block's label count and its first and last planes along every axis."""
+    labels = kernel(block)
+    planes = [(np.take(labels, 0, axis=a), np.take(labels, -1, axis=a)) for a in range(labels.ndim)]
+    return int(labels.max()), planes
+
+
+def _merge(summaries, grid_shape, structure):
+    """Labels to merge across boundaries -> (table mapping global local-label ids to 1..n, offsets, n)."""
+    counts = np.array([s[0] for s in summaries], dtype=np.int64).reshape(grid_shape)
+    offsets = np.concatenate([[0], np.cumsum(counts.ravel())[:-1]]).reshape(grid_shape)
+    total = int(counts.sum())
+    ndim = len(grid_shape)
+    summaries = np.array(summaries, dtype=object).reshape(grid_shape + (2,))
+    sources, targets = [], []
+    for axis in range(ndim):
+        # offsets of the structure that reach across a boundary along `axis`
+        reaches = [np.array(o) - 1 for o in zip(*np.nonzero(structure)) if o[axis] == 2]
+        if not reaches:
+            continue
+        for boundary in range(grid_shape[axis] - 1):
+            low = _global_plane(summaries, offsets, axis, boundary, last=True)
+            high = _global_plane(summaries, offsets, axis, boundary + 1, last=False)
+            for reach in reaches:
+                shift = [r for k, r in enumerate(reach) if k != axis]
+                a, b = _shifted_pair(low, high, shift)
+                touching = (a > 0) & (b > 0)
+                sources.append(a[touching])
+                targets.append(b[touching])
+    if sources:
+        sources, targets = np.concatenate(sources), np.concatenate(targets)
+    else:
+        sources = targets = np.zeros(0, dtype=np.int64)
+    graph = scipy.sparse.coo_matrix(
+        (np.ones(len(sources), dtype=np.int8), (sources, targets)), shape=(total + 1, total + 1)
+    )
+    n_components, component = scipy.sparse.csgraph.connected_components(graph, directed=False)
+    # background (node 0) is a component of its own: number the others 1..n
+    table = np.zeros(total + 1, dtype=np.int64)
+    if total:
+        unique, compact = np.unique(component[1:], return_inverse=True)
+        table[1:] = compact + 1
+        n = len(unique)
+    else:
+        n = 0
+    return table, offsets, n
+
+
+def _global_plane(summaries, offsets, axis, block, *, last):
+    """The plane at one side of a chunk layer, across the whole volume, in global ids."""
+    grid = [range(s) for s in offsets.shape]
+    grid[axis] = [block]
+    pieces = np.empty([len(g) for g in grid], dtype=object)
+    for index in itertools.product(*grid):
+        plane = summaries[index][1][axis][1 if last else 0]
+        plane = np.where(plane > 0, plane + offsets[index], 0)
+        pieces[tuple(i if k != axis else 0 for k, i in enumerate(index))] = plane
+    pieces = pieces.reshape([len(g) for k, g in enumerate(grid) if k != axis])
+    return np.block(pieces.tolist())
+
+
+def _shifted_pair(low, high, shift):
+    """``low[x]`` and ``high[x + shift]`` over the region where both exist."""
+    a_index, b_index = [], []
+    for s, n in zip(shift, low.shape):
+        a_index.append(slice(max(0, -s), n - max(0, s)))
+        b_index.append(slice(max(0, s), n - max(0, -s)))
+    return low[tuple(a_index)], high[tuple(b_index)]
+
+
+def _relabel(block, table_offsets, block_index, kernel):
+    table, offsets, _ = table_offsets
+    labels = kernel(block)
+    start = offsets[block_index]
+    # this block's slice of the table, with background kept at 0
+    local = table[start : start + int(labels.max()) + 1].astype(np.int32)
+    local[0] = 0
+    return local[labels]
+
+
+def _count(merged) -> np.ndarray:
+    return np.asarray(merged[2], dtype=np.int64)
+
+
+def label(mask, structure=None, dims=None):
+    """Label connected components, as ``scipy.ndimage.label``, across chunks.
+
+    Parameters
+    ----------
+    mask : xarray.DataArray or array_like
+        Non-zero voxels are foreground.
+    structure : array_like, optional
+        Connectivity, a symmetric 3 x ... x 3 array with one axis per dim in
+        ``dims`` (default: faces only, as scipy).
+    dims : sequence of str, optional
+        The dims connectivity runs along (default: all). ``("z", "y", "x")``
+        on a ``(t, z, y, x)`` mask labels every time frame on its own.
+
+    Returns
+    -------
+    labels : xarray.DataArray
+        int32, lazy, the image's grid; the same partition as scipy's, numbered
+        ``1..n`` (the numbering may differ from scipy's).
+    n : dask.array.Array
+        The number of objects, a lazy 0-d array (``int(n)`` computes it).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> mask = np.zeros((6, 6), bool)
+    >>> mask[1:5, 2] = mask[4, 2:5] = True   # an L crossing the chunk faces
+    >>> mask[0, 5] = True
+    >>> labels, n = bd.label(bd.from_array(mask, chunks=3))
+    >>> int(n), len(np.unique(labels.values[mask]))
+    (2, 2)
+    """
+    image = as_image(mask)
+    full = _full_structure(image, structure, dims)
+    kernel = _block_kernel(full)
+    data = image.data
+    grid_shape = data.numblocks
+    token = tokenize(data, full)
+    summaries = [dask.delayed(_summary, pure=True)(block, kernel) for block in data.to_delayed().ravel()]
+    merged = dask.delayed(_merge, pure=True)(summaries, grid_shape, full, dask_key_name=f"label-merge-{token}")
+    name = f"label-{token}"
+    graph = {
+        (name, *index): (_relabel, (data.name, *index), merged.key, index, kernel)
+        for index in np.ndindex(*grid_shape)
+    }
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[data, merged])
+    labels = da.Array(layer, name, chunks=data.chunks, dtype=np.int32)
+    n = da.from_delayed(dask.delayed(_count)(merged), shape=(), dtype=np.int64)
+    return like(image, labels, units=""), n
