@@ -54,7 +54,7 @@ def _operation(name, ours, dask_image, scipy, store):
     source = f"SRC + '/{store}.ome.zarr'"
     CASES[name] = {
         "bmia_dask": ("import bmia_dask as bd", f"bd.to_zarr({ours.format(x=f'bd.open_image({source})')}, OUT)"),
-        "dask-image": (PEER_SETUP + "from dask_image import ndfilters, ndmorph, ndinterp", f"""
+        "dask-image": (PEER_SETUP + "from dask_image import ndfilters, ndinterp, ndmeasure, ndmorph", f"""
             x = da.from_zarr({source} + '/0'); CHUNKS = x.chunksize
             r = {dask_image}
             da.store(r, {WRITE}, lock=False)
@@ -71,6 +71,24 @@ _operation("gaussian sigma=2", "bd.filters.gaussian_filter({x}, 2)", "ndfilters.
            "ndi.gaussian_filter(x, 2)", "volume")
 _operation("binary_closing", "bd.morphology.binary_closing({x})", "ndmorph.binary_closing(x)",
            "ndi.binary_closing(x)", "mask")
+_operation("label", "bd.label({x})[0]", "ndmeasure.label(x)[0]", "ndi.label(x)[0]", "mask")
+CASES["regionprops (label + 5 statistics)"] = {
+    "bmia_dask": ("import bmia_dask as bd", """
+        labels, n = bd.label(bd.open_image(SRC + '/mask.ome.zarr'))
+        table = bd.regionprops_table(labels, bd.open_image(SRC + '/volume.ome.zarr'))
+    """),
+    "dask-image": (PEER_SETUP + "from dask_image import ndmeasure", """
+        x = da.from_zarr(SRC + '/volume.ome.zarr/0'); m = da.from_zarr(SRC + '/mask.ome.zarr/0')
+        labels, n = ndmeasure.label(m); n = int(n); index = np.arange(1, n + 1)
+        da.compute(*[f(x, labels, index) for f in (ndmeasure.sum_labels, ndmeasure.mean, ndmeasure.variance,
+                                                   ndmeasure.minimum, ndmeasure.maximum)])
+    """),
+    "scipy.ndimage": (PEER_SETUP, """
+        x = zarr.open_array(SRC + '/volume.ome.zarr/0')[:]; m = zarr.open_array(SRC + '/mask.ome.zarr/0')[:]
+        labels, n = ndi.label(m); index = np.arange(1, n + 1)
+        [f(x, labels, index) for f in (ndi.sum_labels, ndi.mean, ndi.variance, ndi.minimum, ndi.maximum)]
+    """),
+}
 _operation("shift order=1", "bd.transform.shift({x}, (2.3, -4.6, 7.1), order=1)",
            "ndinterp.affine_transform(x, np.eye(3), -np.array([2.3, -4.6, 7.1]), order=1)",
            "ndi.shift(x, (2.3, -4.6, 7.1), order=1)", "volume")

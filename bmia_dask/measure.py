@@ -34,42 +34,63 @@ __all__ = [
 ]
 
 
+_PIECE_VOXELS = 2**20
+
+
 def _block_table(labels, values, start, with_values: bool) -> pd.DataFrame:
+    """One row per label present in a block (rows of slabs of the block, combined later).
+
+    The block is read in slabs of about a million voxels, so that the voxel lists
+    sorted here stay small whatever the chunk size.
+    """
     labels = np.asarray(labels)
+    step = max(1, _PIECE_VOXELS // max(1, labels[0].size))
+    if labels.shape[0] > step:
+        values = None if values is None else np.asarray(values)
+        pieces = [
+            _slab_table(labels[i : i + step], None if values is None else values[i : i + step],
+                        (start[0] + i, *start[1:]), with_values)
+            for i in range(0, labels.shape[0], step)
+        ]
+        return pd.concat([p for p in pieces if len(p)], ignore_index=True) if any(len(p) for p in pieces) \
+            else pd.DataFrame()
+    return _slab_table(labels, values, start, with_values)
+
+
+def _slab_table(labels, values, start, with_values: bool) -> pd.DataFrame:
     flat = labels.ravel()
     where = np.flatnonzero(flat)
-    ids = flat[where]
-    if ids.size == 0:
+    if where.size == 0:
         return pd.DataFrame()
+    ids = flat[where]
     order = np.argsort(ids, kind="stable")
-    ids_sorted = ids[order]
-    first = np.flatnonzero(np.r_[True, ids_sorted[1:] != ids_sorted[:-1]])
-    unique = ids_sorted[first]
-    count = np.diff(np.r_[first, len(ids_sorted)])
-    table = {"label": unique.astype(np.int64), "n": count}
-    coords = np.unravel_index(where[order], labels.shape)
-    for axis, c in enumerate(coords):
-        c = c + start[axis]
-        table[f"isum{axis}"] = np.add.reduceat(c.astype(np.float64), first)
+    where, ids = where[order], ids[order]
+    del order
+    first = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    count = np.diff(np.r_[first, len(ids)])
+    table = {"label": ids[first].astype(np.int64), "n": count}
+    del ids
+    strides = np.cumprod((labels.shape[1:] + (1,))[::-1])[::-1]
+    v = np.asarray(values).ravel()[where].astype(np.float64) if with_values else None
+    for axis, (stride, size) in enumerate(zip(strides, labels.shape)):
+        c = where // stride % size + start[axis]  # this axis' global index of every voxel
+        table[f"isum{axis}"] = np.add.reduceat(c, first).astype(np.float64)
         table[f"lo{axis}"] = np.minimum.reduceat(c, first)
         table[f"hi{axis}"] = np.maximum.reduceat(c, first)
+        if with_values:
+            table[f"wsum{axis}"] = np.add.reduceat(v * c, first)
+        del c
     if with_values:
-        v = np.asarray(values).ravel()[where[order]].astype(np.float64)
         total = np.add.reduceat(v, first)
-        block_mean = total / count
         table["sum"] = total
-        table["m2"] = np.add.reduceat((v - np.repeat(block_mean, count)) ** 2, first)
+        table["m2"] = np.add.reduceat((v - np.repeat(total / count, count)) ** 2, first)
         table["min"] = np.minimum.reduceat(v, first)
         table["max"] = np.maximum.reduceat(v, first)
-        # the first (C-order) position of the maximum, as scipy reports it
-        is_max = v == np.repeat(table["max"], count)
-        positions = np.stack([c + start[a] for a, c in enumerate(coords)], axis=1)
-        candidate = np.where(is_max, np.arange(len(v)), len(v))
-        first_max = np.minimum.reduceat(candidate, first)
-        for axis in range(len(coords)):
-            table[f"argmax{axis}"] = positions[first_max, axis]
-        for axis, c in enumerate(coords):
-            table[f"wsum{axis}"] = np.add.reduceat(v * (c + start[axis]), first)
+        # the first position of the maximum in C order, as scipy reports it
+        candidate = np.where(v == np.repeat(table["max"], count), np.arange(len(v)), len(v))
+        at = where[np.minimum.reduceat(candidate, first)]
+        for axis, index in enumerate(np.unravel_index(at, labels.shape)):
+            table[f"argmax{axis}"] = index + start[axis]
     return pd.DataFrame(table)
 
 

@@ -36,6 +36,9 @@ def test_demo_runs_end_to_end(tmp_path):
     report = json.loads(out)
     assert report["ct"]["values_equal_truth"] and report["ct"]["origin_equal_truth"]
     assert report["ct"]["direction_equal_truth"] and report["cine"]["values_equal_truth"]
+    measured = report["measurements"]
+    assert measured["lungs_found"] == 2 and measured["lesions_found"] == 1
+    assert measured["lesion_volume_mm3"] == pytest.approx(measured["lesion_volume_truth_mm3"], rel=0.05)
     with open(report["figures"][0], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 

@@ -102,3 +102,13 @@ def test_bad_inputs():
         bd.regionprops_table(np.zeros((3, 4, 5), int), np.zeros((3, 4, 6)))
     with pytest.raises(ValueError, match="label 7"):
         measure.extract(np.zeros((3, 4, 5)), np.ones((3, 4, 5), int), 7)
+
+
+def test_large_blocks_are_measured_in_slabs(labelled, monkeypatch):
+    labels, n, values, label_image, image = labelled
+    monkeypatch.setattr(measure, "_PIECE_VOXELS", 100)  # every block in slabs of a few planes
+    table = bd.regionprops_table(label_image, image)
+    index = np.arange(1, n + 1)
+    np.testing.assert_allclose(table["variance"], ndi.variance(values, labels, index), rtol=1e-10)
+    positions = [tuple(p) for p in table[["max_position_z", "max_position_y", "max_position_x"]].to_numpy()]
+    assert positions == ndi.maximum_position(values, labels, index)
