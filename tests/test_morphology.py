@@ -68,3 +68,23 @@ def test_lazy():
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call(image_of(random_volume(bool), CHUNKINGS[0]))
+
+
+@pytest.mark.parametrize("chunks", [(5, 7, 9), (3, 3, 3)])
+@pytest.mark.parametrize("rank", [1, 3])
+def test_fill_holes_equal_to_scipy_across_chunks(chunks, rank):
+    z, y, x = np.ogrid[:23, :31, :29]
+    r = np.sqrt((z - 11) ** 2 + (y - 15) ** 2 + (x - 14) ** 2)
+    mask = ((r > 4) & (r < 7)) | ((r > 9) & (r < 10.5))  # shells whose insides cross many chunks
+    mask |= random_volume(bool, seed=3) & (r > 12)
+    structure = ndi.generate_binary_structure(3, rank)
+    out = morphology.binary_fill_holes(image_of(mask, chunks), structure)
+    np.testing.assert_array_equal(out.values, ndi.binary_fill_holes(mask, structure))
+
+
+def test_fill_holes_2d_and_lazy():
+    mask = random_volume(bool)[4]
+    image = bd.from_array(mask, chunks=(7, 8))
+    with raise_if_dask_computes():
+        filled = morphology.binary_fill_holes(image)
+    np.testing.assert_array_equal(filled.values, ndi.binary_fill_holes(mask))
