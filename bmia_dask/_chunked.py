@@ -12,8 +12,6 @@ by frame.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .image import SPATIAL_DIMS, as_image, like, spacing
@@ -135,7 +133,3 @@ def _merge_small(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...]:
         last = merged.pop()
         merged[-1] += last
     return tuple(merged)
-
-
-def is_number(value) -> bool:
-    return isinstance(value, numbers.Number) and not isinstance(value, bool)
