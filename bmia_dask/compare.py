@@ -19,18 +19,16 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from .image import as_image
+from .image import as_image, require_same_shape
 
 __all__ = ["mae", "mse", "iou", "dice"]
 
 
 def _pair(image1, image2, *, masks=False):
     image1, image2 = as_image(image1), as_image(image2)
-    if image1.shape != image2.shape or image1.dims != image2.dims:
-        raise ValueError(
-            f"image2 {dict(zip(image2.dims, image2.shape))} does not match image1 "
-            f"{dict(zip(image1.dims, image1.shape))}: resample one onto the other's grid first"
-        )
+    require_same_shape(image1, image2, "image1", "image2")
+    if image1.dims != image2.dims:
+        raise ValueError(f"image2 dims {image2.dims} do not match image1 dims {image1.dims}")
     a, b = image1.data, image2.data.rechunk(image1.data.chunks)
     if masks:
         for name, d in (("image1", a), ("image2", b)):

@@ -70,7 +70,7 @@ def gaussian_filter(image, sigma=None, *, sigma_mm=None, order=0, mode="reflect"
                          truncate=truncate)
 
 
-def _rank_filter(func, image, size, size_mm, footprint, mode, cval, default_size=None):
+def _rank_filter(func, image, size, size_mm, footprint, mode, cval):
     image = as_image(image)
     check_mode(mode)
     if footprint is not None:
@@ -78,7 +78,7 @@ def _rank_filter(func, image, size, size_mm, footprint, mode, cval, default_size
             raise ValueError("give size, size_mm or footprint, not several")
         footprint = check_kernel(footprint, image, "footprint").astype(bool)
         return overlap_apply(image, func, _window_depth(None, footprint), footprint=footprint, mode=mode, cval=cval)
-    size = voxels_or_mm(image, size, size_mm, "size", integer=True, default=default_size, minimum=1)
+    size = voxels_or_mm(image, size, size_mm, "size", integer=True, minimum=1)
     return overlap_apply(image, func, _window_depth(size, None), size=size, mode=mode, cval=cval)
 
 

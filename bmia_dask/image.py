@@ -307,6 +307,13 @@ def _step(image: xr.DataArray, dim: str) -> float:
     return float(coord.values[1] - coord.values[0])
 
 
+def require_same_shape(first, second, first_name: str, second_name: str) -> None:
+    """ValueError naming both parameters when two arrays are not on one grid shape."""
+    if tuple(second.shape) != tuple(first.shape):
+        raise ValueError(f"{second_name} of shape {tuple(second.shape)} does not match "
+                         f"{first_name} of shape {tuple(first.shape)}")
+
+
 def like(image: xr.DataArray, data, *, name: str | None = None, **attrs) -> xr.DataArray:
     """A new image with ``data`` on the grid of ``image`` (same dims, coords, attrs).
 

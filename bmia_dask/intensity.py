@@ -19,7 +19,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .image import as_image, like
+from .image import as_image, like, require_same_shape
 
 __all__ = ["histogram", "cdf", "equalize_hist", "window", "value_range"]
 
@@ -62,8 +62,7 @@ def _lazy_histogram(image, edges, labels=None, index=None):
         index = None
     else:
         label_data = labels.data if hasattr(labels, "dims") else da.asarray(labels)
-        if label_data.shape != data.shape:
-            raise ValueError(f"labels of shape {label_data.shape} do not match the image's {data.shape}")
+        require_same_shape(data, label_data, "image", "labels")
         blocks = zip(data.to_delayed().ravel(), label_data.rechunk(data.chunks).to_delayed().ravel())
     for values, lab in blocks:
         parts.append(dask.delayed(_block_histogram)(values, lab, edges, index))

@@ -77,16 +77,22 @@ def _block_kernel(structure: np.ndarray):
         return with_scipy
     other_axes = [a for a in range(structure.ndim) if a not in core_axes]
 
+    def components(array):
+        try:
+            return cc3d.connected_components(array, connectivity=connectivity, out_dtype=np.uint32)
+        except RuntimeError:  # cc3d fails on some degenerate shapes, e.g. 1x1x3 with 26-connectivity
+            return ndi.label(array, core)[0].astype(np.uint32)
+
     def with_cc3d(block):
         block = np.asarray(block != 0)
         if not other_axes:
-            return cc3d.connected_components(block, connectivity=connectivity, out_dtype=np.uint32)
+            return components(block)
         # label each sub-array along the unconnected axes on its own, numbering on
         moved = np.moveaxis(block, other_axes, list(range(len(other_axes))))
         out = np.zeros(moved.shape, dtype=np.uint32)
         count = 0
         for index in np.ndindex(moved.shape[: len(other_axes)]):
-            labels = cc3d.connected_components(moved[index], connectivity=connectivity, out_dtype=np.uint32)
+            labels = components(moved[index])
             labels[labels > 0] += count
             count = max(count, int(labels.max()))
             out[index] = labels

@@ -23,7 +23,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from .image import as_image, like
+from .image import as_image, like, require_same_shape
 
 __all__ = ["threshold", "threshold_otsu", "apply", "combine"]
 
@@ -85,8 +85,7 @@ def apply(image, mask, other=0):
     """
     image = as_image(image)
     mask_data = mask.data if isinstance(mask, xr.DataArray) else da.asarray(mask)
-    if mask_data.shape != image.shape:
-        raise ValueError(f"mask of shape {mask_data.shape} does not match the image's {image.shape}")
+    require_same_shape(image, mask_data, "image", "mask")
     if mask_data.dtype != bool:
         raise ValueError(f"mask must be boolean, got dtype {mask_data.dtype}")
     other_data = other.data if isinstance(other, xr.DataArray) else other
@@ -106,6 +105,5 @@ def combine(*masks, how: str = "and"):
     first = as_image(masks[0])
     datas = [m.data if isinstance(m, xr.DataArray) else da.asarray(m) for m in masks]
     for k, d in enumerate(datas[1:], start=2):
-        if d.shape != first.shape:
-            raise ValueError(f"mask {k} of shape {d.shape} does not match mask 1's {first.shape}")
+        require_same_shape(first, d, "mask 1", f"mask {k}")
     return like(first, functools.reduce(operators[how], datas), units="")

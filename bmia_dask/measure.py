@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .image import SPATIAL_DIMS, as_image, geometry, spacing
+from .image import SPATIAL_DIMS, as_image, geometry, require_same_shape, spacing
 from .intensity import histogram
 
 __all__ = [
@@ -130,8 +130,7 @@ def _raw_table(labels, image=None) -> pd.DataFrame:
     with_values = image is not None
     if with_values:
         image = as_image(image)
-        if image.shape != labels.shape:
-            raise ValueError(f"image of shape {image.shape} does not match labels of shape {labels.shape}")
+        require_same_shape(labels, image, "labels", "image")
         values = image.data.rechunk(data.chunks).to_delayed().ravel()
     else:
         values = [None] * data.npartitions
@@ -302,8 +301,7 @@ def extract(image, labels, label: int, *, mask: bool = False):
     With ``mask=True`` voxels of other labels are set to 0.
     """
     image, labels = as_image(image), as_image(labels)
-    if image.shape != labels.shape:
-        raise ValueError(f"image of shape {image.shape} does not match labels of shape {labels.shape}")
+    require_same_shape(labels, image, "labels", "image")
     boxes = find_objects(labels)
     if not 1 <= label <= len(boxes) or boxes[label - 1] is None:
         raise ValueError(f"label {label} is not in the labels image")

@@ -283,8 +283,8 @@ def rotate(image, angle, axes=(1, 0), *, reshape=True, order=3, mode="constant",
     data = _chunked_affine(image.data, rotation, offset, tuple(int(v) for v in out_plane), axes_in_data,
                            order=_check_order(order), mode=check_mode(mode), cval=cval, prefilter=prefilter)
     # keep the centre of the plane where it was
-    geo_offset = dict(zip(SPATIAL_DIMS, geometry(image).offset))
-    spacing = dict(zip(SPATIAL_DIMS, geometry(image).spacing))
+    geo = geometry(image)
+    geo_offset, spacing = dict(zip(SPATIAL_DIMS, geo.offset)), dict(zip(SPATIAL_DIMS, geo.spacing))
     new_offset = {}
     for p, n_in, n_out in zip(plane, in_plane, out_plane):
         d = names[p]

@@ -111,3 +111,9 @@ def test_lazy_and_keeps_the_grid():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         bd.label(np.ones((4, 5, 6), bool), **kwargs)
+
+
+def test_degenerate_blocks_that_cc3d_refuses():
+    mask = np.ones((1, 1, 3), bool)
+    mask[0, 0, 1] = False
+    check(mask, (1, 1, 3), ndi.generate_binary_structure(3, 3))
