@@ -29,6 +29,7 @@ import textwrap
 # compressor as bmia_dask's stores, so that the ratios compare the computations.
 WRITE = "zarr.create_array(OUT, shape=r.shape, chunks=CHUNKS, dtype=r.dtype, compressors=[COMPRESSOR])"
 PEER_SETUP = """
+SPACING = (1.0, 0.7, 0.7)
 import numpy as np, zarr, dask.array as da, scipy.ndimage as ndi
 from bmia_dask.io.zarr_store import COMPRESSOR
 """
@@ -88,6 +89,19 @@ CASES["regionprops (label + 5 statistics)"] = {
         labels, n = ndi.label(m); index = np.arange(1, n + 1)
         [f(x, labels, index) for f in (ndi.sum_labels, ndi.mean, ndi.variance, ndi.minimum, ndi.maximum)]
     """),
+}
+CASES["distance_transform_edt"] = {
+    "bmia_dask": ("import bmia_dask as bd", "bd.to_zarr(bd.distance_transform_edt(bd.open_image(SRC + '/mask.ome.zarr')), OUT)"),
+    "edt (one block)": (PEER_SETUP + "import edt", """
+        z = zarr.open_array(SRC + '/mask.ome.zarr/0'); CHUNKS = z.chunks
+        r = edt.edt(z[:], anisotropy=SPACING, parallel=2)
+        {WRITE}[:] = r
+    """.replace("{WRITE}", WRITE)),
+    "scipy.ndimage": (PEER_SETUP, """
+        z = zarr.open_array(SRC + '/mask.ome.zarr/0'); CHUNKS = z.chunks
+        r = ndi.distance_transform_edt(z[:], sampling=SPACING)
+        {WRITE}[:] = r
+    """.replace("{WRITE}", WRITE)),
 }
 _operation("shift order=1", "bd.transform.shift({x}, (2.3, -4.6, 7.1), order=1)",
            "ndinterp.affine_transform(x, np.eye(3), -np.array([2.3, -4.6, 7.1]), order=1)",

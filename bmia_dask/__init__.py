@@ -10,10 +10,11 @@ DICOM series become OME-Zarr stores; stores open as lazy, dask-backed
 
 __version__ = "0.1.0"
 
-from . import compare, filters, intensity, masks, measure, morphology, phantoms, transform  # noqa: E402
+from . import compare, distance, filters, intensity, masks, measure, morphology, phantoms, transform  # noqa: E402
 from .errors import BadInputError, SkippedFileWarning  # noqa: E402
 from .image import as_image, from_array, geometry, like, spacing  # noqa: E402
 from .io.convert import convert  # noqa: E402
+from .distance import distance_transform_edt  # noqa: E402
 from .labels import label  # noqa: E402
 from .measure import regionprops_table  # noqa: E402
 from .io.dicom_read import read_dicom  # noqa: E402
@@ -36,6 +37,8 @@ __all__ = [
     "SkippedFileWarning",
     "as_image",
     "compare",
+    "distance",
+    "distance_transform_edt",
     "filters",
     "intensity",
     "masks",
