@@ -10,11 +10,10 @@ DICOM series become OME-Zarr stores; stores open as lazy, dask-backed
 
 __version__ = "0.1.0"
 
-from . import compare, distance, filters, intensity, masks, measure, morphology, phantoms, transform  # noqa: E402
+from . import compare, filters, intensity, masks, measure, morphology, phantoms, transform  # noqa: E402
 from .errors import BadInputError, SkippedFileWarning  # noqa: E402
 from .image import as_image, from_array, geometry, like, spacing  # noqa: E402
 from .io.convert import convert  # noqa: E402
-from .distance import distance_transform_edt  # noqa: E402
 from .labels import label  # noqa: E402
 from .measure import regionprops_table  # noqa: E402
 from .io.dicom_read import read_dicom  # noqa: E402
@@ -24,11 +23,13 @@ from .io.zarr_store import open_image, to_zarr  # noqa: E402
 
 
 def __getattr__(name):
-    # matplotlib is imported only when figures are asked for
-    if name == "plot":
-        import importlib
+    # matplotlib (figures) and numba (distances, 100 MB) are imported when first asked for
+    import importlib
 
-        return importlib.import_module(".plot", __name__)
+    if name in ("plot", "distance"):
+        return importlib.import_module(f".{name}", __name__)
+    if name == "distance_transform_edt":
+        return importlib.import_module(".distance", __name__).distance_transform_edt
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -84,7 +84,7 @@ def _block_kernel(structure: np.ndarray):
             return ndi.label(array, core)[0].astype(np.uint32)
 
     def with_cc3d(block):
-        block = np.asarray(block != 0)
+        block = block if block.dtype == bool else block != 0
         if not other_axes:
             return components(block)
         # label each sub-array along the unconnected axes on its own, numbering on
@@ -178,7 +178,12 @@ def _relabel(block, table_offsets, block_index, kernel):
     # this block's slice of the table, with background kept at 0
     local = table[start : start + int(labels.max()) + 1].astype(np.int32)
     local[0] = 0
-    return local[labels]
+    if len(local) > 1 and np.array_equal(local[1:], np.arange(local[1], local[1] + len(local) - 1)):
+        # the block's labels only shift (none merged out of order): an add, not a gather
+        out = labels.astype(np.int32)
+        np.add(out, local[1] - 1, out=out, where=labels > 0)
+        return out
+    return np.take(local, labels)
 
 
 def _count(merged) -> np.ndarray:
