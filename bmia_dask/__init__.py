@@ -10,10 +10,11 @@ DICOM series become OME-Zarr stores; stores open as lazy, dask-backed
 
 __version__ = "0.1.0"
 
-from . import compare, filters, intensity, masks, measure, morphology, phantoms, transform  # noqa: E402
+from . import cardiac, compare, filters, intensity, masks, measure, morphology, phantoms, transform  # noqa: E402
 from .errors import BadInputError, SkippedFileWarning  # noqa: E402
 from .image import as_image, from_array, geometry, like, spacing  # noqa: E402
 from .io.convert import convert  # noqa: E402
+from .cardiac import ejection_fraction  # noqa: E402
 from .labels import label  # noqa: E402
 from .measure import regionprops_table  # noqa: E402
 from .io.dicom_read import read_dicom  # noqa: E402
@@ -37,7 +38,9 @@ __all__ = [
     "BadInputError",
     "SkippedFileWarning",
     "as_image",
+    "cardiac",
     "compare",
+    "ejection_fraction",
     "distance",
     "distance_transform_edt",
     "filters",

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from . import filters, masks, morphology, phantoms, plot
+from .cardiac import ejection_fraction
 from .labels import label
 from .measure import regionprops_table
 from .io.convert import convert
@@ -30,7 +31,7 @@ def run_demo(out="bmia-demo", *, progress: bool = True, echo=print) -> dict:
     stores = os.path.join(out, "zarr")
     say(f"1. phantoms: an oblique chest CT and a short-axis cine MR as DICOM under {out}/dicom")
     ct_truth = phantoms.write_ct(ct_dicom, direction=phantoms.rotation(8, -5, 12))
-    cine_truth = phantoms.write_cine(cine_dicom)
+    cine_truth = phantoms.write_cine(cine_dicom, direction=phantoms.rotation(25, -35, 10), ef=0.6)
 
     say("2. scan: series found from headers only")
     for folder in (ct_dicom, cine_dicom):
@@ -93,10 +94,27 @@ def run_demo(out="bmia-demo", *, progress: bool = True, echo=print) -> dict:
     }
     say("   " + ", ".join(f"{k}={v}" for k, v in report["measurements"].items()))
 
+    say("6. ejection fraction: the LV segmented in every frame of the cine (one task per frame)")
+    with progress_bar("LV, frame by frame", enabled=progress):
+        ef = ejection_fraction(urls[1])
+    ef_files = ef.save(os.path.join(out, "ef"))
+    report["ejection_fraction"] = {
+        "ef": round(ef.ef, 4),
+        "ef_truth": round(cine_truth["ef"], 4),
+        "category": ef.category,
+        "edv_ml": round(ef.edv_ml, 2),
+        "edv_truth_ml": round(cine_truth["edv_ml"], 2),
+        "esv_ml": round(ef.esv_ml, 2),
+        "esv_truth_ml": round(cine_truth["esv_ml"], 2),
+        "ed_index": ef.ed_index,
+        "es_index": ef.es_index,
+    }
+    say("   " + ", ".join(f"{k}={v}" for k, v in report["ejection_fraction"].items()))
+
     figure = os.path.join(out, "ct_orthogonal_views.png")
     plot.orthogonal_views(ct, path=figure, title="phantom CT (HU), slices to scale in mm")
-    report["figures"] = [figure]
-    say(f"6. figure: {figure}")
+    report["figures"] = [figure] + [f for f in ef_files if f.endswith(".png")]
+    say("7. figures: " + ", ".join(report["figures"]))
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
     say(f"report: {os.path.join(out, 'report.json')}")

@@ -65,7 +65,13 @@ def threshold_otsu(image, *, bins: int = 256) -> float:
     low, high = value_range(image)
     if low == high:
         return float(low)
-    counts = histogram(image, low, high, bins).astype(np.float64)
+    return otsu_from_histogram(histogram(image, low, high, bins), low, high)
+
+
+def otsu_from_histogram(counts, low: float, high: float) -> float:
+    """Otsu's threshold from a histogram of equal bins over ``[low, high]``."""
+    counts = np.asarray(counts, dtype=np.float64)
+    bins = len(counts)
     edges = np.linspace(low, high, bins + 1)
     centres = (edges[:-1] + edges[1:]) / 2
     weight_low = np.cumsum(counts)

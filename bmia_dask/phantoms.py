@@ -9,6 +9,8 @@ slices by anything but their position along the normal gets them wrong.
 from __future__ import annotations
 
 import datetime
+import itertools
+import json
 import os
 
 import numpy as np
@@ -16,7 +18,7 @@ import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-__all__ = ["write_series", "write_ct", "write_cine", "ct_volume", "rotation"]
+__all__ = ["write_series", "write_ct", "write_cine", "cine_volumes", "ct_volume", "rotation"]
 
 _SOP_CLASS = {
     "CT": pydicom.uid.CTImageStorage,
@@ -220,52 +222,149 @@ def write_ct(
     return truth
 
 
+def _truncated_ellipsoid_ml(a, b, h):
+    """Volume (mL) of the ellipsoid z^2/a^2 + r^2/b^2 <= 1 cut at the plane z = h (kept: z <= h)."""
+    h = np.clip(h, -a, a)
+    return np.pi * b * b * ((h + a) - (h**3 + a**3) / (3 * a * a)) / 1000
+
+
+def _heart(z, y, x, *, a, b, base, wall, rv_offset, rv_scale):
+    """Blood (LV, RV) and myocardium occupancy at points given in mm, heart coordinates.
+
+    The LV cavity is a prolate ellipsoid (long axis along z, apex at -z) cut
+    at the base plane; the myocardium is a wall of thickness ``wall`` around
+    it, closed by a lid as thick above the base (the valve plane); the RV is a flattened ellipsoid beside it (+x)
+    wrapped around the septum.
+    """
+    below_base = z <= base
+    lv = ((z / a) ** 2 + (y**2 + x**2) / b**2 <= 1) & below_base
+    outer = ((z / (a + wall)) ** 2 + (y**2 + x**2) / (b + wall) ** 2 <= 1) & (z <= base + wall)
+    rv = (
+        ((z / (rv_scale * a)) ** 2 + (y / (1.1 * b)) ** 2 + ((x - rv_offset) / (0.75 * b)) ** 2 <= 1)
+        & below_base
+        & ~((z / (a + wall + 2)) ** 2 + (y**2 + x**2) / (b + wall + 2) ** 2 <= 1)
+    )
+    return lv, rv, outer & ~lv
+
+
+def cine_volumes(*, n_frames=20, rr_ms=900.0, ef=0.6, edv_ml=140.0):
+    """Analytic LV cavity volumes of the cine phantom: (times_ms, volumes_ml, semi-axes).
+
+    The volume follows ``1 - ef * (1 - cos(2 pi t / RR)) / 2`` of the end-diastolic
+    volume: end-diastole at frame 0, end-systole at ``t = RR / 2``. The cavity
+    shortens (long axis) and narrows (short axis) together.
+
+    Examples
+    --------
+    >>> times, volumes, _ = cine_volumes(n_frames=4, ef=0.5, edv_ml=120)
+    >>> [round(v, 6) for v in volumes]
+    [120.0, 90.0, 60.0, 90.0]
+    """
+    times = np.arange(n_frames) * rr_ms / n_frames
+    ratio = 1 - ef * (1 - np.cos(2 * np.pi * times / rr_ms)) / 2
+    # ED shape: long semi-axis 1.7 x the short one, cut at 0.35 of the long axis above the centre
+    shape_factor = _truncated_ellipsoid_ml(1.7, 1.0, 0.35 * 1.7)  # mL per mm^3 of b^3
+    b0 = (edv_ml / shape_factor) ** (1 / 3)
+    a = 1.7 * b0 * ratio**0.25  # longitudinal shortening ...
+    b = b0 * ratio**0.375  # ... and radial narrowing: a * b^2 follows the ratio
+    volumes = [float(_truncated_ellipsoid_ml(ai, bi, 0.35 * ai)) for ai, bi in zip(a, b)]
+    return times, volumes, (a, b)
+
+
 def write_cine(
     folder,
     *,
-    n_frames: int = 12,
-    shape=(12, 64, 64),
-    spacing=(8.0, 1.5, 1.5),
-    origin=(-48.0, -48.0, -44.0),
+    n_frames: int = 20,
+    shape=(12, 80, 80),
+    spacing=(8.0, 1.8, 1.8),
+    origin=None,
     direction=None,
     rr_ms: float = 900.0,
     ef: float = 0.6,
+    edv_ml: float = 140.0,
+    snr: float = 25.0,
+    bias: float = 0.3,
+    supersample=None,
     seed: int = 0,
+    truth_file: bool = True,
     **options,
 ) -> dict:
-    """Write a short-axis cine MR phantom ``(t, z, y, x)``: a beating ellipsoid.
+    """Write a short-axis cine MR phantom ``(t, z, y, x)`` with known LV volumes.
 
-    The bright cavity (signal 600 on 100 background) is an ellipsoid whose
-    volume follows a cosine from end-diastole (frame 0) to end-systole
-    (middle frame) with the given ejection fraction; its analytic volume per
-    frame is in ``truth["volumes_ml"]``.
+    A beating left ventricle (bright blood pool, 600) inside its myocardium
+    (120), a right ventricle (bright, 550) beside the septum, in tissue (250)
+    surrounded by lung (40). Slices run along the LV long axis (apex to base);
+    the stack may be oblique in the patient (``direction``). Voxels carry
+    partial volumes (``supersample`` points per voxel along z, y, x; default
+    one per mm through the slice and 3 x 3 in-plane), a smooth
+    multiplicative coil bias (``bias``: the field spans 1 +- bias over the field
+    of view) and Rician noise (``snr``: blood-to-myocardium contrast over the
+    noise level). The analytic cavity volume of every frame, ED/ES and EF are in
+    the returned truth (and in ``truth.json`` in ``folder``, which readers skip).
     """
-    times = np.arange(n_frames) * rr_ms / n_frames
-    z, y, x = _grid_mm(shape, spacing)
-    extent = [n * s for n, s in zip(shape, spacing)]
-    a0 = 0.3 * extent[0]  # long axis (through-plane), semi-axes in mm at end-diastole
-    b0 = 0.25 * min(extent[1], extent[2])
-    phase = (1 - np.cos(2 * np.pi * times / rr_ms)) / 2  # 0 at ED, 1 at ES
-    scale = (1 - ef * phase) ** (1 / 3)  # volume scales as scale**3
-    values = np.full((n_frames, *shape), 100, dtype=np.int16)
-    volumes = []
-    for t, s in enumerate(scale):
-        a, b = a0 * s, b0 * s
-        inside = (z / a) ** 2 + (y / b) ** 2 + (x / b) ** 2 <= 1
-        values[t][inside] = 600
-        volumes.append(4 / 3 * np.pi * a * b * b / 1000)
-    options = {"modality": "MR", "description": "phantom cine", "bits_stored": 12, **options}
+    times, volumes, (a, b) = cine_volumes(n_frames=n_frames, rr_ms=rr_ms, ef=ef, edv_ml=edv_ml)
+    rng = np.random.default_rng(seed)
+    if supersample is None:  # a point per mm through the slice, 3 x 3 in-plane
+        supersample = (max(3, int(np.ceil(spacing[0]))), 3, 3)
+    extent = np.array(shape) * np.array(spacing)
+    # the stack runs from just below the apex to above the base; the LV sits a little off the FOV centre
+    centre = np.array([-extent[0] / 2 + spacing[0] + a[0], -0.05 * extent[1], -0.08 * extent[2]])
+    if centre[0] + 0.35 * a[0] > extent[0] / 2 - spacing[0] / 2:
+        raise ValueError(f"a stack of {shape[0]} x {spacing[0]} mm slices cannot hold an LV of {edv_ml} mL "
+                         f"(long axis {1.35 * a[0]:.0f} mm): add slices")
+    wall = 9.0
+    values = np.empty((n_frames, *shape), np.float64)
+    offsets = [(np.arange(k) + 0.5) / k - 0.5 for k in supersample]
+    grid = _grid_mm(shape, spacing)
+    lung = (grid[1] / (0.48 * extent[1])) ** 2 + (grid[2] / (0.48 * extent[2])) ** 2 > 1
+    field = 1 + bias * (grid[2] / (extent[2] / 2) * 0.8 + grid[1] / (extent[1] / 2) * 0.6) / 1.4
+    for t in range(n_frames):
+        blood_lv = np.zeros(shape)
+        blood_rv = np.zeros(shape)
+        muscle = np.zeros(shape)
+        for dz, dy, dx in itertools.product(*offsets):
+            z = grid[0] + dz * spacing[0] - centre[0]
+            y = grid[1] + dy * spacing[1] - centre[1]
+            x = grid[2] + dx * spacing[2] - centre[2]
+            lv, rv, myo = _heart(z, y, x, a=a[t], b=b[t], base=0.35 * a[t], wall=wall,
+                                 rv_offset=b[0] + wall + 0.6 * b[t], rv_scale=0.9)
+            blood_lv += lv
+            blood_rv += rv
+            muscle += myo
+        n = np.prod(supersample)
+        blood_lv, blood_rv, muscle = blood_lv / n, blood_rv / n, muscle / n
+        rest = 1 - blood_lv - blood_rv - muscle
+        signal = 600 * blood_lv + 550 * blood_rv + 120 * muscle + np.where(lung, 40, 250) * rest
+        signal = signal * field
+        sigma = (600 - 120) / snr
+        noisy = np.hypot(signal + rng.normal(0, sigma, shape), rng.normal(0, sigma, shape))  # Rician
+        values[t] = noisy
+    values = np.clip(np.rint(values), 0, 4095).astype(np.int16)
     direction = np.eye(3) if direction is None else np.asarray(direction, float)
+    if origin is None:  # the stack centred on the patient's origin
+        origin = -direction @ ((np.array(shape[::-1]) - 1) / 2 * np.array(spacing[::-1]))
+    options = {"modality": "MR", "description": "phantom cine", "bits_stored": 12, **options}
     files = write_series(
         values, folder, spacing=spacing, origin=origin, direction=direction, times_ms=times, seed=seed, **options
     )
-    return {
-        "files": files,
-        "values": values,
-        "times_ms": times,
-        "volumes_ml": volumes,
-        "ef": ef,
-        "spacing": tuple(spacing),
-        "origin": tuple(origin),
-        "direction": direction,
+    ed, es = int(np.argmax(volumes)), int(np.argmin(volumes))
+    truth = {
+        "times_ms": [float(t) for t in times],
+        "volumes_ml": [float(v) for v in volumes],
+        "ed_index": ed,
+        "es_index": es,
+        "edv_ml": float(volumes[ed]),
+        "esv_ml": float(volumes[es]),
+        "ef": float((volumes[ed] - volumes[es]) / volumes[ed]),
+        "snr": snr,
+        "bias": bias,
+        "spacing": [float(v) for v in spacing],
+        "origin": [float(v) for v in origin],
+        "direction": np.asarray(direction).tolist(),
+        # LV centre in the middle of the cavity at end-diastole, array index (z, y, x)
+        "lv_centre_index": [float(c / s + (n - 1) / 2) for c, s, n in zip(centre, spacing, shape)],
     }
+    if truth_file:
+        with open(os.path.join(str(folder), "truth.json"), "w") as f:
+            json.dump(truth, f, indent=1)
+    return {**truth, "files": files, "values": values}

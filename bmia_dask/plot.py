@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 
 from .image import as_image, spatial_dims  # noqa: E402
 
-__all__ = ["orthogonal_views"]
+__all__ = ["orthogonal_views", "volume_curve", "outlines"]
 
 
 def _extent(image, dims):
@@ -91,3 +91,55 @@ def _display_range(slices):
     values = np.concatenate([np.asarray(s.values, dtype=float).ravel() for s in slices])
     low, high = np.percentile(values, [0.5, 99.5])
     return (float(low), float(high if high > low else low + 1))
+
+
+def volume_curve(volumes_ml, ed_index: int, es_index: int, *, path=None, title=None):
+    """Volume over the heartbeat with end-diastole and end-systole marked.
+
+    ``volumes_ml`` is a pandas Series indexed by time (ms), as
+    ``bd.ejection_fraction(...).volumes_ml``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> fig = volume_curve(pd.Series([120.0, 80.0, 50.0, 90.0], index=[0, 200, 400, 600]), 0, 2)
+    >>> fig.axes[0].get_ylabel()
+    'LV volume (mL)'
+    """
+    times, values = np.asarray(volumes_ml.index, dtype=float), np.asarray(volumes_ml.values, dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    ax.plot(times, values, "o-", color="tab:red")
+    for index, name in ((ed_index, "ED"), (es_index, "ES")):
+        ax.annotate(f"{name} {values[index]:.0f} mL", (times[index], values[index]), textcoords="offset points",
+                    xytext=(0, 8 if name == "ED" else -16), ha="center")
+        ax.plot(times[index], values[index], "s", color="black")
+    ax.set_xlabel("time after the R wave (ms)")
+    ax.set_ylabel("LV volume (mL)")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def outlines(pairs, *, path=None, color: str = "tab:red"):
+    """2D images side by side, each with the outline of its mask, to scale in mm.
+
+    ``pairs`` maps a panel title to ``(image, mask)``, both ``(y, x)`` slices.
+    """
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4.6), layout="constrained", squeeze=False)
+    for ax, (title, (image, mask)) in zip(axes[0], pairs.items()):
+        extent = _extent(image, ("y", "x"))
+        low, high = _display_range([image])
+        ax.imshow(np.asarray(image.values), cmap="gray", vmin=low, vmax=high, extent=extent, interpolation="nearest")
+        values = np.asarray(mask.transpose("y", "x").values, dtype=float)
+        if values.any():
+            ax.contour(mask.x.values, mask.y.values, values, levels=[0.5], colors=[color], linewidths=1.5)
+        ax.set_title(title)
+        ax.set_xlabel("x (mm)")
+        ax.set_ylabel("y (mm)")
+        ax.set_aspect("equal")
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig

@@ -17,7 +17,7 @@ def ct_folder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def cine_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cine")
-    truth = bd.phantoms.write_cine(folder, n_frames=6, shape=(5, 24, 24), spacing=(8.0, 2.0, 2.0))
+    truth = bd.phantoms.write_cine(folder, n_frames=6, shape=(8, 32, 32), spacing=(8.0, 3.5, 3.5), edv_ml=40)
     return str(folder), truth
 
 

@@ -280,6 +280,8 @@ def _plain(value):
     except (TypeError, ValueError):
         return str(value)
 
+_SIDECARS = (".json",)
+
 
 def scan_series(src, *, progress: bool = False) -> tuple[list[Series], dict[str, str]]:
     """Read every header under ``src``: ``(series, skipped)``.
@@ -287,7 +289,8 @@ def scan_series(src, *, progress: bool = False) -> tuple[list[Series], dict[str,
     ``skipped`` maps files that are not usable DICOM images to the reason.
     Raises BadInputError if ``src`` holds no DICOM image at all.
     """
-    files = storage.find_files(src)
+    # JSON sidecars (BIDS, a phantom's truth.json) are never DICOM: skipped quietly
+    files = [f for f in storage.find_files(src) if not f.lower().endswith(_SIDECARS)]
     skipped: dict[str, str] = {}
     by_key: dict[tuple, list[Frame]] = defaultdict(list)
     metadata: dict[str, tuple[dict, dict]] = {}

@@ -123,3 +123,14 @@ def _publish(fs, tmp_path: str, path: str, url: str) -> None:
     root = posixpath.join(tmp_path, ROOT_METADATA)
     for src in [f for f in files if f != root] + [f for f in files if f == root]:
         fs.copy(src, path + src[len(tmp_path):])
+
+
+def write_bytes(url: str, data: bytes) -> str:
+    """Write one file (a report, a figure) atomically, replacing an older one; returns ``url``."""
+    fs, path = url_to_fs(url)
+    parent = posixpath.dirname(path.rstrip("/"))
+    if parent and is_local(fs):
+        _call(url, fs.makedirs, parent, exist_ok=True)
+    with atomic_output(url, overwrite=True) as tmp:
+        _call(url, fs.pipe_file, url_to_fs(tmp)[1], data)
+    return url

@@ -23,8 +23,9 @@ def test_mixed_folder_gives_one_row_per_series(ct_folder, cine_folder, tmp_path,
     assert by_modality.loc["CT", "n_files"] == 12
     assert by_modality.loc["CT", "spacing"] == pytest.approx((2.5, 0.75, 0.8), rel=1e-5)
     assert by_modality.loc["CT", "orientation"] == "axial"
-    assert by_modality.loc["MR", "shape"] == (6, 5, 24, 24)
+    assert by_modality.loc["MR", "shape"] == (6, 8, 32, 32)
     assert table.ok.all() and not any(table.problems.map(len))
+    # the phantom's truth.json is a sidecar, skipped without a word
     assert list(table.attrs["skipped"]) == [str(tmp_path / "export" / "notes.txt")]
     # PHI stays out of the table
     assert "Doe^Jane" not in table.to_string()
