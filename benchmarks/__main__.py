@@ -41,10 +41,11 @@ CASES = {
             reader.SetFileNames(reader.GetGDCMSeriesFileNames(SRC + '/dicom'))
             sitk.WriteImage(reader.Execute(), OUT + '.nii')
         """),
-        "dcm2niix": ("import os, shutil, subprocess", """
+        "dcm2niix": ("import os, shutil, subprocess, sys", """
             os.makedirs(OUT)
-            subprocess.run([shutil.which('dcm2niix'), '-z', 'n', '-o', OUT, SRC + '/dicom'], check=True,
-                           capture_output=True)
+            # the pip wheel installs it next to this interpreter, which may not be on PATH
+            exe = shutil.which('dcm2niix') or os.path.join(os.path.dirname(sys.executable), 'dcm2niix')
+            subprocess.run([exe, '-z', 'n', '-o', OUT, SRC + '/dicom'], check=True, capture_output=True)
         """),
     },
 }
