@@ -135,6 +135,13 @@ def cmd_info(args) -> int:
 def cmd_phantom(args) -> int:
     from . import phantoms
 
+    if args.kind == "cohort":
+        written = phantoms.write_cohort(args.dst, n=args.n, seed=args.seed)
+        if args.json:
+            _print_json({"manifest": written["manifest"], "subjects": args.n})
+        else:
+            print(f"wrote {args.n} subjects (image and label stores) and {written['manifest']}")
+        return 0
     if args.kind == "ct":
         truth = phantoms.write_ct(args.dst, shape=tuple(args.shape or (40, 96, 96)), seed=args.seed)
     else:
@@ -166,6 +173,47 @@ def cmd_ef(args) -> int:
           f"  ESV {result.esv_ml:.1f} mL (frame {result.es_index})")
     for url in report.get("written", []):
         print(f"  wrote {url}")
+    return 0
+
+
+def cmd_cohort_measure(args) -> int:
+    from .cohort import measure
+
+    table = measure(args.manifest, out=args.out, progress=not args.quiet)
+    failed = table[table["error"] != ""]
+    if args.json:
+        _print_json({"out": args.out, "subjects": int(table["id"].nunique()), "rows": len(table),
+                     "failed": failed[["id", "error"]].to_dict(orient="records")})
+        return 0
+    print(f"{table['id'].nunique()} subjects, {len(table)} rows -> {args.out}")
+    for row in failed.itertuples():
+        print(f"  failed: {row.id}: {row.error}")
+    return 0
+
+
+def cmd_cohort_compare(args) -> int:
+    from .cohort import compare
+
+    result = compare(args.table, args.measure, args.group, normalize_by=args.normalize_by, equal_var=not args.welch)
+    report = result.to_dict()
+    if args.out:
+        import io
+
+        from .io.storage import write_bytes
+
+        buffer = io.BytesIO()
+        result.plot().savefig(buffer, format="png", dpi=100)
+        report["figure"] = write_bytes(args.out, buffer.getvalue())
+    if args.json:
+        _print_json(report)
+        return 0
+    a, b = result.groups
+    print(f"{result.label()} by {args.group}: t = {result.t:.3f}, p = {result.p:.3g}, "
+          f"Cohen's d = {result.effect_size:.2f}")
+    for g in (a, b):
+        print(f"  {g}: n = {result.n[g]}, mean = {result.mean[g]:.6g}, sd = {result.std[g]:.3g}")
+    if args.out:
+        print(f"  wrote {report['figure']}")
     return 0
 
 
@@ -220,9 +268,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="blood-pool threshold (default: chosen per frame)")
     p.set_defaults(func=cmd_ef)
 
-    p = sub.add_parser("phantom", parents=[common], help="write a synthetic DICOM series with known truth")
-    p.add_argument("kind", choices=["ct", "cine"])
-    p.add_argument("dst", help="folder to write the DICOM files to")
+    p = sub.add_parser("cohort", help="measure a cohort on a cluster; compare groups")
+    cohort = p.add_subparsers(dest="cohort_command", required=True, metavar="STEP")
+    q = cohort.add_parser("measure", parents=[common], help="one row per subject and label, subject-parallel")
+    q.add_argument("manifest", help="CSV with id, image (store URL), optional labels (store URL), covariates")
+    q.add_argument("--out", required=True, metavar="TABLE", help="CSV to write (re-running resumes it)")
+    q.set_defaults(func=cmd_cohort_measure)
+    q = cohort.add_parser("compare", parents=[common], help="two-sample t-test of a measure between two groups")
+    q.add_argument("table", help="CSV from 'bmia cohort measure' (or one row per subject)")
+    q.add_argument("--measure", required=True, help="numeric column, e.g. volume_mm3_label1")
+    q.add_argument("--group", required=True, help="column with two groups, e.g. group or sex")
+    q.add_argument("--normalize-by", metavar="COL", help="divide the measure by this column first")
+    q.add_argument("--welch", action="store_true", help="Welch's test (unequal variances)")
+    q.add_argument("--out", metavar="PNG", help="write the box plot and scatter there")
+    q.set_defaults(func=cmd_cohort_compare)
+
+    p = sub.add_parser("phantom", parents=[common], help="write a synthetic DICOM series or cohort with known truth")
+    p.add_argument("kind", choices=["ct", "cine", "cohort"])
+    p.add_argument("dst", help="folder to write to")
+    p.add_argument("--n", type=int, default=40, help="cohort: number of subjects")
     p.add_argument("--shape", type=int, nargs=3, metavar=("Z", "Y", "X"), help="ct: volume shape")
     p.add_argument("--frames", type=int, default=20, help="cine: number of frames")
     p.add_argument("--ef", type=float, default=0.6, help="cine: ejection fraction")

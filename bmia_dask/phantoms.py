@@ -18,7 +18,7 @@ import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-__all__ = ["write_series", "write_ct", "write_cine", "cine_volumes", "ct_volume", "rotation"]
+__all__ = ["write_series", "write_ct", "write_cine", "write_cohort", "cine_volumes", "ct_volume", "rotation"]
 
 _SOP_CLASS = {
     "CT": pydicom.uid.CTImageStorage,
@@ -368,3 +368,60 @@ def write_cine(
         with open(os.path.join(str(folder), "truth.json"), "w") as f:
             json.dump(truth, f, indent=1)
     return {**truth, "files": files, "values": values}
+
+
+def write_cohort(folder, *, n: int = 40, shape=(48, 56, 48), spacing=(3.0, 3.0, 3.0), seed: int = 0) -> dict:
+    """Write a cohort of brain-in-skull volumes as stores, with a manifest and the truth.
+
+    Every subject gets ``sub-XXX.ome.zarr`` (intensities: brain 100, CSF 20,
+    skull 250, air 0, with noise) and ``sub-XXX_labels.ome.zarr`` (1 brain, 2
+    skull), and a row in ``manifest.csv`` (``id``, ``image``, ``labels``,
+    ``age``, ``sex``, ``group``). The course's lesson is built in: men have
+    larger heads (and skulls), and the ``AD`` group, which has lost brain (a
+    smaller brain-to-skull ratio), holds three men in four against one in four
+    in ``CN``: its raw brain volume hardly differs from ``CN``'s, while the
+    volume normalised by the skull's clearly does. ``truth.csv`` has every subject's label
+    volumes (mm^3).
+
+    Returns ``{"manifest": path, "truth": DataFrame}``.
+    """
+    from .image import from_array
+    from .io.zarr_store import to_zarr
+
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    z, y, x = _grid_mm(shape, spacing)
+    extent = np.array(shape) * np.array(spacing)
+    rows, truth = [], []
+    for k in range(n):
+        subject = f"sub-{k + 1:03d}"
+        group = "AD" if k % 2 else "CN"
+        # three men in four in AD, one in four in CN
+        sex = "M" if ((k // 2) % 4 != 0) == (group == "AD") else "F"
+        size = rng.normal(1.07 if sex == "M" else 1.0, 0.025)  # head size
+        ratio = rng.normal(0.72 if group == "AD" else 0.80, 0.02)  # brain share of the intracranial volume
+        semi = 0.40 * extent / 1.07 * size
+        head = (z / semi[0]) ** 2 + (y / semi[1]) ** 2 + (x / semi[2]) ** 2
+        inner = semi * 0.88  # inside the skull
+        cranium = (z / inner[0]) ** 2 + (y / inner[1]) ** 2 + (x / inner[2]) ** 2
+        brain_semi = inner * ratio ** (1 / 3)
+        brain = (z / brain_semi[0]) ** 2 + (y / brain_semi[1]) ** 2 + (x / brain_semi[2]) ** 2 <= 1
+        skull = (head <= 1) & (cranium > 1)
+        labels = np.where(brain, 1, np.where(skull, 2, 0)).astype(np.uint8)
+        values = np.select([brain, skull, cranium <= 1], [100.0, 250.0, 20.0], 0.0)
+        values = np.where(head <= 1, values + rng.normal(0, 5, shape), 0).astype(np.float32)
+        image_url = os.path.join(str(folder), f"{subject}.ome.zarr")
+        labels_url = os.path.join(str(folder), f"{subject}_labels.ome.zarr")
+        to_zarr(from_array(values, spacing=spacing, modality="MR"), image_url, overwrite=True)
+        to_zarr(from_array(labels, spacing=spacing), labels_url, overwrite=True)
+        voxel = float(np.prod(spacing))
+        rows.append({"id": subject, "image": image_url, "labels": labels_url, "age": int(rng.integers(60, 90)),
+                     "sex": sex, "group": group})
+        truth.append({"id": subject, "brain_mm3": float(brain.sum() * voxel), "skull_mm3": float(skull.sum() * voxel)})
+    manifest = os.path.join(str(folder), "manifest.csv")
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    truth = pd.DataFrame(truth)
+    truth.to_csv(os.path.join(str(folder), "truth.csv"), index=False)
+    return {"manifest": manifest, "truth": truth}

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 
 from .image import as_image, spatial_dims  # noqa: E402
 
-__all__ = ["orthogonal_views", "volume_curve", "outlines"]
+__all__ = ["orthogonal_views", "volume_curve", "outlines", "group_boxplot"]
 
 
 def _extent(image, dims):
@@ -140,6 +140,45 @@ def outlines(pairs, *, path=None, color: str = "tab:red"):
         ax.set_xlabel("x (mm)")
         ax.set_ylabel("y (mm)")
         ax.set_aspect("equal")
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def group_boxplot(data, value: str, group: str, *, scatter_x=None, scatter_y=None, path=None, title=None):
+    """Box plot (with the points) of ``value`` by ``group``; beside it ``scatter_y`` (default
+    ``value``) against ``scatter_x``, coloured by group.
+
+    ``data`` is a DataFrame with one row per subject.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({"v": [1.0, 2.0, 3.0, 4.0], "g": ["a", "a", "b", "b"], "w": [1.0, 2.0, 2.0, 3.0]})
+    >>> len(group_boxplot(data, "v", "g", scatter_x="w").axes)
+    2
+    """
+    groups = sorted(data[group].astype(str).unique())
+    panels = 2 if scatter_x else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.5), layout="constrained", squeeze=False)
+    ax = axes[0][0]
+    samples = [data.loc[data[group].astype(str) == g, value].to_numpy(dtype=float) for g in groups]
+    ax.boxplot(samples, tick_labels=groups, showfliers=False)
+    for k, sample in enumerate(samples, start=1):
+        ax.plot(np.full(len(sample), k) + np.linspace(-0.08, 0.08, len(sample)), sample, "o", alpha=0.6)
+    ax.set_xlabel(group)
+    ax.set_ylabel(value)
+    if scatter_x:
+        ax = axes[0][1]
+        scatter_y = scatter_y or value
+        for g in groups:
+            rows = data[data[group].astype(str) == g]
+            ax.plot(rows[scatter_x], rows[scatter_y], "o", alpha=0.7, label=g)
+        ax.set_xlabel(scatter_x)
+        ax.set_ylabel(scatter_y)
+        ax.legend(title=group)
+    if title:
+        fig.suptitle(title)
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
