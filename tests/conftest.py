@@ -35,3 +35,41 @@ def rng():
 
 def files_of(folder):
     return sorted(os.path.join(folder, f) for f in os.listdir(folder))
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 server (moto in server mode) on loopback; AWS_* variables point at it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)  # worker processes started later inherit them
+    yield env["AWS_ENDPOINT_URL"]
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.stop()
+
+
+@pytest.fixture
+def bucket(s3_server):
+    """A fresh bucket: ``s3://name``."""
+    import uuid
+
+    import s3fs
+
+    name = f"bmia-{uuid.uuid4().hex[:10]}"
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_server}, skip_instance_cache=True)
+    fs.mkdir(name)
+    return f"s3://{name}"
