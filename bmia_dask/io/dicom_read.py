@@ -57,11 +57,46 @@ def value_dtype(frames) -> np.dtype:
     return np.dtype(np.float64)
 
 
+_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
+
+
+def _read_plain(fp, frame: Frame) -> np.ndarray | None:
+    """The values of a plain little-endian file, read straight from its bytes (what
+    dcm2niix does); None where pydicom must decide (a surprise in the element, or
+    bits above BitsStored that pydicom would treat)."""
+    implicit = frame.transfer_syntax == pydicom.uid.ImplicitVRLittleEndian
+    fp.seek(frame.pixel_data_at)
+    head = fp.read(8 if implicit else 12)
+    if len(head) < 8 or head[:4] != _PIXEL_DATA_TAG:
+        return None
+    length = int.from_bytes(head[-4:], "little")
+    bits = 16 if implicit or head[4:6] == b"OW" else 8
+    if not implicit and head[4:6] not in (b"OW", b"OB"):
+        return None
+    if implicit:  # the VR is not in the file: the length tells 8 from 16 bits
+        bits = 8 * length // (frame.rows * frame.columns) if frame.rows * frame.columns else 0
+    if bits not in (8, 16) or (bits == 8 and frame.bits_stored > 8):
+        return None
+    count = frame.rows * frame.columns
+    dtype = np.dtype(f"<{'i' if frame.signed else 'u'}{bits // 8}")
+    if length < count * dtype.itemsize:
+        return None
+    pixels = np.frombuffer(fp.read(count * dtype.itemsize), dtype=dtype)
+    if len(pixels) < count:
+        return None
+    if frame.bits_stored < bits and (frame.signed or (pixels >> frame.bits_stored).any()):
+        return None
+    return pixels.reshape(frame.rows, frame.columns)
+
+
 def _decode(frame: Frame) -> np.ndarray:
     fs, path = storage.url_to_fs(frame.url)
     try:
         with fs.open(path, "rb") as fp:
-            pixels = pydicom.pixels.pixel_array(fp, index=frame.index, raw=True)
+            pixels = _read_plain(fp, frame) if frame.pixel_data_at is not None else None
+            if pixels is None:
+                fp.seek(0)
+                pixels = pydicom.pixels.pixel_array(fp, index=frame.index, raw=True)
     except (ValueError, EOFError, OSError, RuntimeError, AttributeError, KeyError, NotImplementedError) as error:
         raise BadInputError(frame.url, f"cannot decode pixel data ({error})") from None
     if pixels.shape != (frame.rows, frame.columns):

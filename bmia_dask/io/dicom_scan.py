@@ -9,6 +9,7 @@ its frames on a ``(t, z)`` grid ordered by position along the slice normal
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections import defaultdict
@@ -92,6 +93,9 @@ class Frame:
     rescale_type: str
     gantry_tilt: float
     truncated: str | None = None
+    # byte offset of the Pixel Data element of a plain little-endian single-frame
+    # file (None otherwise): its values can be read straight from the file
+    pixel_data_at: int | None = None
 
 
 @dataclass
@@ -227,8 +231,12 @@ def _expected_pixel_bytes(ds) -> int:
     return math.ceil(int(ds.Rows) * int(ds.Columns) * frames * samples * bits / 8)
 
 
-def read_header(url: str):
-    """Parse one file's header: ``(frames, metadata, phi)``; BadInputError if not DICOM."""
+def read_header(url: str, *, known_series=()):
+    """Parse one file's header: ``(frames, metadata, phi)``; BadInputError if not DICOM.
+
+    For a file of a series in ``known_series`` the metadata (the same for the
+    whole series) is not collected again: ``({}, {})``.
+    """
     fs, path = storage.url_to_fs(url)
     try:
         with fs.open(path, "rb") as fp:
@@ -254,6 +262,11 @@ def read_header(url: str):
         frames = _frames_from_dataset(ds, url, truncated)
     except (ValueError, TypeError, AttributeError, IndexError) as error:
         raise BadInputError(url, f"inconsistent image attributes ({error})") from None
+    if (len(frames) == 1 and frames[0].index is None and truncated is None and ts in _PLAIN_SYNTAXES
+            and ds.get("BitsAllocated") in (8, 16) and frames[0].samples_per_pixel == 1):
+        frames = [dataclasses.replace(frames[0], pixel_data_at=pixel_start)]
+    if frames and frames[0].series_uid in known_series:
+        return frames, {}, {}
     return frames, _metadata(ds, TECHNICAL_KEYWORDS), _metadata(ds, PHI_KEYWORDS)
 
 
@@ -281,6 +294,7 @@ def _plain(value):
         return str(value)
 
 _SIDECARS = (".json",)
+_PLAIN_SYNTAXES = (pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian)
 
 
 def scan_series(src, *, progress: bool = False) -> tuple[list[Series], dict[str, str]]:
@@ -297,12 +311,15 @@ def scan_series(src, *, progress: bool = False) -> tuple[list[Series], dict[str,
 
     def read(url):
         try:
-            return url, read_header(url), None
+            return url, read_header(url, known_series=metadata), None
         except BadInputError as error:
             return url, None, error.problem
 
+    # parsing holds the GIL: threads only pay where reading waits (object storage)
+    fs, _ = storage.url_to_fs(src)
+    workers = 2 if storage.is_local(fs) else 16
     # warnings.catch_warnings is process-global: entered once here, never in the threads
-    with ThreadPoolExecutor(max_workers=8) as pool, warnings.catch_warnings():
+    with ThreadPoolExecutor(max_workers=workers) as pool, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom's chatter about odd values in headers
         results = pool.map(read, files)
         if progress:

@@ -218,3 +218,38 @@ def _file_at_slice(folder, k):
     """The file of slice k along the normal (axial phantom: by z position)."""
     files = [os.path.join(folder, f) for f in os.listdir(folder)]
     return str(sorted(files, key=lambda f: float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2]))[k])
+
+
+def _plain_files():
+    from test_convert import REAL_FILES
+
+    from bmia_dask.io.dicom_scan import read_header
+
+    plain = []
+    for path in REAL_FILES:
+        try:
+            frames, _, _ = read_header(path)
+        except bd.BadInputError:
+            continue
+        if frames and frames[0].pixel_data_at is not None:
+            plain.append((path, frames[0]))
+    return plain
+
+
+def test_plain_files_read_straight_from_their_bytes_equal_pydicom():
+    """The fast path (values read at the Pixel Data offset) gives pydicom's pixels, or steps aside."""
+    from bmia_dask.io.dicom_read import _read_plain
+
+    plain = _plain_files()
+    assert len(plain) > 20
+    fast = 0
+    for path, frame in plain:
+        with open(path, "rb") as fp:
+            ours = _read_plain(fp, frame)
+        if ours is None:
+            continue
+        fast += 1
+        reference = pydicom.pixels.pixel_array(path, raw=True)
+        np.testing.assert_array_equal(ours, reference, err_msg=path)
+        assert ours.dtype == reference.dtype, path
+    assert fast > 10
