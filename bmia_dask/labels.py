@@ -10,7 +10,8 @@ chunks they cross. The result is the same partition as scipy's, numbered
 
 Memory stays at a few chunks: the first pass keeps only each chunk's label
 count and its boundary planes; the final pass labels each chunk again (cheap)
-and maps its labels through the merge table.
+and maps its labels through the merge table. The mask is read (or computed)
+twice rather than held whole between the passes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import scipy.ndimage as ndi
 import scipy.sparse
 import scipy.sparse.csgraph
 from dask.base import tokenize
+from dask.graph_manipulation import clone
 from dask.highlevelgraph import HighLevelGraph
 
 from .image import as_image, like
@@ -231,11 +233,14 @@ def label(mask, structure=None, dims=None):
     summaries = [dask.delayed(_summary, pure=True)(block, kernel) for block in data.to_delayed().ravel()]
     merged = dask.delayed(_merge, pure=True)(summaries, grid_shape, full, dask_key_name=f"label-merge-{token}")
     name = f"label-{token}"
+    # the final pass labels a clone of the mask's graph: the mask's chunks are not
+    # held from the first pass to the last (out of core), they are read or computed again
+    again = clone(data)
     graph = {
-        (name, *index): (_relabel, (data.name, *index), merged.key, index, kernel)
+        (name, *index): (_relabel, (again.name, *index), merged.key, index, kernel)
         for index in np.ndindex(*grid_shape)
     }
-    layer = HighLevelGraph.from_collections(name, graph, dependencies=[data, merged])
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[again, merged])
     labels = da.Array(layer, name, chunks=data.chunks, dtype=np.int32)
     n = da.from_delayed(dask.delayed(_count)(merged), shape=(), dtype=np.int64)
     return like(image, labels, units=""), n

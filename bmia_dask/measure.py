@@ -21,6 +21,8 @@ Examples
 from __future__ import annotations
 
 import dask
+import dask.array as da
+from dask.graph_manipulation import clone
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -94,7 +96,16 @@ def _slab_table(labels, values, start, with_values: bool) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
+def _block_entry(labels, values=None, *, with_values, block_info=None):
+    """A block's table, wrapped in a one-element object array (a dask chunk)."""
+    start = tuple(int(lo) for lo, _ in block_info[0]["array-location"])
+    out = np.empty((1,) * labels.ndim, dtype=object)
+    out.flat[0] = _block_table(labels, values, start, with_values)
+    return out
+
+
 def _combine(tables, ndim: int, with_values: bool) -> pd.DataFrame:
+    tables = [t.flat[0] for t in tables]
     tables = [t for t in tables if len(t)]
     if not tables:
         return pd.DataFrame()
@@ -128,18 +139,17 @@ def _raw_table(labels, image=None) -> pd.DataFrame:
         raise ValueError(f"labels must be an integer image, got dtype {labels.dtype}")
     data = labels.data
     with_values = image is not None
+    arrays = [data]
     if with_values:
         image = as_image(image)
         require_same_shape(labels, image, "labels", "image")
-        values = image.data.rechunk(data.chunks).to_delayed().ravel()
-    else:
-        values = [None] * data.npartitions
-    starts = [np.cumsum((0,) + c[:-1]) for c in data.chunks]
-    tables = [
-        dask.delayed(_block_table, pure=True)(block, value, tuple(int(starts[a][i]) for a, i in enumerate(index)),
-                                              with_values)
-        for block, value, index in zip(data.to_delayed().ravel(), values, np.ndindex(*data.numblocks))
-    ]
+        # a clone: the image's chunks may also feed the labels (image -> filter ->
+        # label); a chunk of its own is read in the same task as its table, and
+        # none is held until the labels' last pass
+        arrays.append(clone(image.data).rechunk(data.chunks))
+    tables = da.map_blocks(_block_entry, *arrays, with_values=with_values, dtype=object,
+                           chunks=tuple((1,) * n for n in data.numblocks))
+    tables = list(tables.to_delayed().ravel())
     return dask.delayed(_combine)(tables, data.ndim, with_values).compute()
 
 
