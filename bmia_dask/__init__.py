@@ -15,6 +15,7 @@ from .errors import BadInputError, SkippedFileWarning  # noqa: E402
 from .image import as_image, from_array, geometry, like, spacing  # noqa: E402
 from .io.convert import convert  # noqa: E402
 from .cardiac import ejection_fraction  # noqa: E402
+from .cluster import cluster  # noqa: E402
 from .labels import label  # noqa: E402
 from .measure import regionprops_table  # noqa: E402
 from .io.dicom_read import read_dicom  # noqa: E402
@@ -39,6 +40,7 @@ __all__ = [
     "SkippedFileWarning",
     "as_image",
     "cardiac",
+    "cluster",
     "cohort",
     "compare",
     "ejection_fraction",

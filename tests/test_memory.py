@@ -1,0 +1,49 @@
+"""Peak memory of a pipeline over a store, measured in a fresh process (ru_maxrss), not estimated."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+MAKE = """
+import sys, numpy as np, bmia_dask as bd
+shape = tuple(int(v) for v in sys.argv[2:5])
+z, y, x = np.ogrid[:shape[0], :shape[1], :shape[2]]
+blobs = ((z % 40) - 20) ** 2 + ((y % 50) - 25) ** 2 + ((x % 60) - 30) ** 2 < 300
+volume = (1000 * blobs + np.random.default_rng(0).integers(0, 50, shape)).astype(np.int16)
+bd.to_zarr(bd.from_array(volume, spacing=(1.0, 0.7, 0.7)), sys.argv[1])
+"""
+
+PIPELINE = """
+import json, resource, sys
+import bmia_dask as bd
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+image = bd.open_image(sys.argv[1])
+before = peak()
+smooth = bd.filters.gaussian_filter(image, 1.5)
+labels, n = bd.label(smooth > 500)
+bd.to_zarr(labels, sys.argv[2])
+table = bd.regionprops_table(labels, image)
+print(json.dumps({"extra_mb": peak() - before, "objects": int(n), "rows": len(table)}))
+"""
+
+
+def run(tmp_path, shape):
+    store = str(tmp_path / f"volume-{shape[0]}.ome.zarr")
+    subprocess.run([sys.executable, "-c", MAKE, store, *map(str, shape)], check=True)
+    result = subprocess.run([sys.executable, "-c", PIPELINE, store, store + ".labels"],
+                            check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("shape", [(128, 512, 512)])
+def test_pipeline_memory_stays_flat_as_the_data_grows(tmp_path, shape):
+    small = run(tmp_path, shape)
+    large = run(tmp_path, (3 * shape[0],) + shape[1:])
+    assert small["rows"] == small["objects"] > 0 and large["rows"] == large["objects"] > small["objects"]
+    # three times the data: within 30% of the memory (2 cores: the chunks in flight, not the volume)
+    assert large["extra_mb"] < 1.3 * small["extra_mb"], (small, large)
+    # and well under what holding the large volume's float32 smoothing and int32 labels would take
+    intermediates_mb = 3 * shape[0] * shape[1] * shape[2] * (4 + 4) / 2**20
+    assert large["extra_mb"] < 0.6 * intermediates_mb, (large, intermediates_mb)
