@@ -26,7 +26,7 @@ import scipy.ndimage as ndi
 import scipy.sparse
 import scipy.sparse.csgraph
 from dask.base import tokenize
-from dask.graph_manipulation import clone
+from dask.graph_manipulation import bind
 from dask.highlevelgraph import HighLevelGraph
 
 from .image import as_image, like
@@ -233,9 +233,10 @@ def label(mask, structure=None, dims=None):
     summaries = [dask.delayed(_summary, pure=True)(block, kernel) for block in data.to_delayed().ravel()]
     merged = dask.delayed(_merge, pure=True)(summaries, grid_shape, full, dask_key_name=f"label-merge-{token}")
     name = f"label-{token}"
-    # the final pass labels a clone of the mask's graph: the mask's chunks are not
-    # held from the first pass to the last (out of core), they are read or computed again
-    again = clone(data)
+    # the final pass labels a clone of the mask's graph, bound to start after the
+    # merge: the mask's chunks are not held from the first pass to the last (out of
+    # core), they are read or computed again, one after the other
+    again = bind(data, merged)
     graph = {
         (name, *index): (_relabel, (again.name, *index), merged.key, index, kernel)
         for index in np.ndindex(*grid_shape)
