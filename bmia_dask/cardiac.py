@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import dask.array as da
 import numpy as np
 import pandas as pd
 import scipy.ndimage as ndi
@@ -250,7 +249,7 @@ def _segment_frame(frame, *, seed, spacing, threshold, smooth_mm, max_mm):
     """One (z, y, x) frame: the LV mask, the threshold, the LV blood volume in voxels.
 
     Without a given threshold: start at half the blood signal near the seed
-    (half maximum), then twice move the threshold to the midpoint between the
+    (half maximum), then three times move the threshold to the midpoint between the
     blood pool and the wall around it, where partial-volume voxels split evenly.
     """
     frame = np.asarray(frame, dtype=np.float32)
