@@ -8,9 +8,9 @@ volume, end-systole (ES) the smallest, and EF = (EDV - ESV) / EDV.
 Choices that make it work without hand-tuning:
 
 - The seed (a point in the LV) defaults to the round bright object nearest
-  the centre of the stack, found on the time-averaged middle slices: the
-  right ventricle is crescent-shaped and off-centre, the aorta is above the
-  base.
+  the centre of the stack, found on the maximum over time of the middle
+  slices: the right ventricle is crescent-shaped and off-centre, the aorta is
+  above the base.
 - The threshold is local: it starts at half the blood signal at the seed and
   moves to the midpoint between the blood pool and the wall around it, where
   partial-volume voxels split evenly; a smooth coil bias changes little over
@@ -21,6 +21,8 @@ Choices that make it work without hand-tuning:
   component, drop out; the right ventricle never overlaps the LV.
 - Holes inside the blood pool (papillary muscles) are filled, as clinical
   contours include them.
+- Volumes count the blood in partial-volume voxels by their signal, so thick
+  slices cut by the base or the apex count for what they hold.
 
 Frames are segmented in parallel, one task per frame, on whatever scheduler
 is active (threads, or a ``dask.distributed`` cluster).
