@@ -104,7 +104,6 @@ class EjectionFraction:
         Each file is written under a temporary name and renamed when complete.
         Returns the URLs written.
         """
-        import io
         import json
 
         from .io.storage import join, write_bytes
@@ -115,11 +114,8 @@ class EjectionFraction:
                         pd.concat([self.volumes_ml, self.mask_volumes_ml], axis=1).to_csv().encode()),
         ]
         for name, draw in (("volume_curve.png", self.plot_volumes), ("ed_es_slices.png", self.plot_slices)):
-            figure = draw()
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", dpi=100)
-            figure.clf()
-            written.append(write_bytes(join(out, name), buffer.getvalue()))
+            draw(path=join(out, name)).clf()
+            written.append(join(out, name))
         return written
 
     def plot_volumes(self, *, path=None):

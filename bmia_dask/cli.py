@@ -197,13 +197,8 @@ def cmd_cohort_compare(args) -> int:
     result = compare(args.table, args.measure, args.group, normalize_by=args.normalize_by, equal_var=not args.welch)
     report = result.to_dict()
     if args.out:
-        import io
-
-        from .io.storage import write_bytes
-
-        buffer = io.BytesIO()
-        result.plot().savefig(buffer, format="png", dpi=100)
-        report["figure"] = write_bytes(args.out, buffer.getvalue())
+        result.plot(path=args.out)
+        report["figure"] = args.out
     if args.json:
         _print_json(report)
         return 0

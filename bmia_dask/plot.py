@@ -82,9 +82,21 @@ def orthogonal_views(image, *, point_mm=None, t: int = 0, cmap: str = "gray", pa
     fig.colorbar(shown, ax=axes, shrink=0.8, label=units)
     if title:
         fig.suptitle(title)
-    if path is not None:
-        fig.savefig(path, dpi=100)
+    _save(fig, path)
     return fig
+
+
+def _save(fig, path) -> None:
+    """Write ``fig`` as a PNG to ``path`` (a local path or fsspec URL), atomically; no-op for None."""
+    if path is None:
+        return
+    import io
+
+    from .io.storage import write_bytes
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    write_bytes(str(path), buffer.getvalue())
 
 
 def _display_range(slices):
@@ -118,8 +130,7 @@ def volume_curve(volumes_ml, ed_index: int, es_index: int, *, path=None, title=N
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
-    if path is not None:
-        fig.savefig(path, dpi=100)
+    _save(fig, path)
     return fig
 
 
@@ -140,8 +151,7 @@ def outlines(pairs, *, path=None, color: str = "tab:red"):
         ax.set_xlabel("x (mm)")
         ax.set_ylabel("y (mm)")
         ax.set_aspect("equal")
-    if path is not None:
-        fig.savefig(path, dpi=100)
+    _save(fig, path)
     return fig
 
 
@@ -179,6 +189,5 @@ def group_boxplot(data, value: str, group: str, *, scatter_x=None, scatter_y=Non
         ax.legend(title=group)
     if title:
         fig.suptitle(title)
-    if path is not None:
-        fig.savefig(path, dpi=100)
+    _save(fig, path)
     return fig
