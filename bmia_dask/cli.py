@@ -51,6 +51,7 @@ def _image_summary(image) -> dict:
         "max": high,
         "modality": image.attrs.get("modality"),
         "units": image.attrs.get("units"),
+        "levels": image.attrs.get("levels", 1),
     }
     if "t" in image.dims:
         summary["t_ms"] = [float(v) for v in image["t"].values]
@@ -108,6 +109,7 @@ def cmd_convert(args) -> int:
         series_uid=args.series,
         overwrite=args.overwrite,
         keep_phi=args.keep_phi,
+        levels=args.levels,
         progress=not args.quiet,
     )
     if args.json:
@@ -122,7 +124,7 @@ def cmd_info(args) -> int:
     from .io.zarr_store import open_image
     from .progress import progress_bar
 
-    image = open_image(args.url)
+    image = open_image(args.url, level=args.level)
     with progress_bar("value range", enabled=not args.quiet):
         summary = _image_summary(image)
     if args.json:
@@ -249,10 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", metavar="UID", help="convert only this series")
     p.add_argument("--overwrite", action="store_true", help="replace existing stores")
     p.add_argument("--keep-phi", action="store_true", help="also store patient-identifying attributes")
+    p.add_argument("--levels", type=int, default=1, metavar="N",
+                   help="multiscale levels, each halved in-plane (and through-plane when slices are thin)")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("info", parents=[common], help="shape, geometry, dtype, chunks and value range of a store")
     p.add_argument("url", help="store path or URL")
+    p.add_argument("--level", type=int, default=0, metavar="K", help="multiscale level (default 0: full resolution)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("ef", parents=[common], help="LV volumes and ejection fraction of a short-axis cine")

@@ -129,8 +129,9 @@ def from_array(
     dims : tuple of str, optional
         Defaults to ``("y", "x")``, ``("z", "y", "x")`` or ``("t", "z", "y", "x")``
         by the number of dimensions.
-    spacing : sequence of float, optional
-        Voxel size in mm, one per spatial dim in dims order. Default 1 mm.
+    spacing : float or sequence of float, optional
+        Voxel size in mm, one per spatial dim in dims order (or one for all).
+        Default 1 mm.
     origin : sequence of 3 float
         LPS position (mm) of the voxel at index 0.
     direction : (3, 3) array_like, optional
@@ -178,7 +179,8 @@ def from_array(
     sdims = [d for d in dims if d in SPATIAL_DIMS]
     if spacing is None:
         spacing = (1.0,) * len(sdims)
-    spacing = _floats(np.atleast_1d(spacing))
+    spacing = np.atleast_1d(np.asarray(spacing, dtype=float))
+    spacing = _floats(np.repeat(spacing, len(sdims)) if spacing.size == 1 else spacing)
     if len(spacing) != len(sdims) or min(spacing) <= 0:
         raise ValueError(f"spacing must be {len(sdims)} positive values for dims {sdims}, got {spacing}")
     full_spacing = dict(zip(SPATIAL_DIMS, (1.0, 1.0, 1.0)))

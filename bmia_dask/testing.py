@@ -44,3 +44,23 @@ def raise_if_dask_computes(max_computes: int = 0):
     scheduler = CountingScheduler(max_computes)
     with dask.config.set(scheduler=scheduler):
         yield scheduler
+
+
+def to_sitk(image):
+    """A 3D image as a ``SimpleITK.Image`` with the same values and geometry.
+
+    SimpleITK orders spacing and indices ``(x, y, z)``; its direction matrix
+    has the same columns as ours.
+    """
+    import numpy as np
+    import SimpleITK as sitk
+
+    from .image import as_image, geometry
+
+    image = as_image(image)
+    geo = geometry(image)
+    out = sitk.GetImageFromArray(np.asarray(image.values))
+    out.SetSpacing(tuple(float(s) for s in geo.spacing[::-1]))
+    out.SetOrigin(tuple(float(o) for o in geo.origin))
+    out.SetDirection(tuple(float(v) for v in np.ravel(geo.direction)))
+    return out

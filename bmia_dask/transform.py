@@ -9,7 +9,9 @@ chunk with a 16-voxel overlap (the filter's influence decays as 0.27^n), which
 agrees with scipy to about 1e-6 of the value range.
 
 ``shift``, ``zoom``, ``rotate`` and ``affine_transform`` keep scipy's voxel
-semantics; ``resample`` works in millimetres and updates coords and attrs.
+semantics; ``resample`` and ``apply`` work in millimetres of patient space
+(LPS): they map every output voxel through both images' affines, so images
+from different scans (other spacing, origin, orientation) land on one grid.
 Transforms act on the spatial dims; each frame of a cine is transformed alike.
 
 Examples
@@ -25,6 +27,7 @@ True
 from __future__ import annotations
 
 import itertools
+import json
 
 import dask.array as da
 from dask.array.core import concatenate3
@@ -35,9 +38,11 @@ import scipy.ndimage as ndi
 from scipy import special
 
 from ._chunked import check_mode, per_axis, spatial_axes, voxels_or_mm
-from .image import SPATIAL_DIMS, Geometry, as_image, from_array, geometry
+from .errors import BadInputError
+from .image import SPATIAL_DIMS, Geometry, as_image, from_array, geometry, spatial_dims
 
-__all__ = ["affine_transform", "shift", "zoom", "rotate", "resample"]
+__all__ = ["affine_transform", "shift", "zoom", "rotate", "resample", "apply", "voxel_map", "read_transform",
+           "write_transform"]
 
 _FAR_MODES = ("reflect", "mirror", "wrap", "grid-mirror", "grid-wrap")  # need the far side of an axis
 _SPLINE_DEPTH = 16
@@ -292,10 +297,16 @@ def rotate(image, angle, axes=(1, 0), *, reshape=True, order=3, mode="constant",
     return _rebuild(image, data, offset_zyx=new_offset)
 
 
-def resample(image, *, spacing_mm, order=1, mode="nearest", cval=0.0):
-    """Resample onto a grid of ``spacing_mm`` covering the same extent (same first voxel).
+def resample(image, *, spacing_mm=None, like=None, order=1, mode=None, cval=0.0):
+    """Resample onto a grid of ``spacing_mm`` (same extent), or onto the grid of ``like``.
 
-    Coords and attrs follow the new grid. ``order=1`` (linear) by default.
+    With ``spacing_mm`` the first voxel stays in place and the grid covers
+    the same extent. With ``like`` every output voxel is placed through both
+    images' affines (LPS mm), so the images may differ in spacing, origin and
+    orientation; the output has ``like``'s grid and chunks and ``image``'s
+    values, dims ``t`` included. ``order=1`` (linear) by default; ``mode`` is
+    ``"nearest"`` for ``spacing_mm`` and ``"constant"`` (``cval`` outside
+    ``image``) for ``like``.
 
     Examples
     --------
@@ -304,7 +315,15 @@ def resample(image, *, spacing_mm, order=1, mode="nearest", cval=0.0):
     >>> out = bd.transform.resample(image, spacing_mm=1.5)
     >>> out.shape, out.attrs["spacing"]
     ((19, 13, 13), (1.5, 1.5, 1.5))
+    >>> grid = bd.from_array(np.zeros((5, 8, 8)), spacing=2.0, origin=(4.0, 4.0, 6.0))
+    >>> bd.transform.resample(image, like=grid).attrs["origin"]
+    (4.0, 4.0, 6.0)
     """
+    if (spacing_mm is None) == (like is None):
+        raise ValueError("give spacing_mm or like (one of them)")
+    if like is not None:
+        return apply(image, np.eye(4), like=like, order=order, mode="constant" if mode is None else mode, cval=cval)
+    mode = "nearest" if mode is None else mode
     image = as_image(image)
     axes = list(spatial_axes(image))
     new = np.asarray(per_axis(spacing_mm, len(axes), "spacing_mm"))
@@ -318,3 +337,126 @@ def resample(image, *, spacing_mm, order=1, mode="nearest", cval=0.0):
     data = _chunked_affine(image.data, np.diag(new / old), np.zeros(len(axes)), out_shape, axes,
                            order=_check_order(order), mode=check_mode(mode), cval=cval, prefilter=True)
     return _rebuild(image, data, spacing_zyx=dict(zip(dims, new.tolist())))
+
+
+def _check_matrix(matrix, name="transform") -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.shape != (4, 4):
+        raise ValueError(f"{name} must be a 4x4 matrix in LPS mm, got shape {matrix.shape}")
+    if not np.isfinite(matrix).all() or not np.allclose(matrix[3], [0, 0, 0, 1]):
+        raise ValueError(f"{name}: the bottom row must be [0, 0, 0, 1] and every entry finite")
+    if abs(np.linalg.det(matrix[:3, :3])) < 1e-9:
+        raise ValueError(f"{name} is not invertible")
+    return matrix
+
+
+def voxel_map(moving, fixed, transform=None) -> np.ndarray:
+    """The 4x4 map from ``fixed``'s ``(z, y, x, 1)`` indices to ``moving``'s indices.
+
+    ``transform`` (4x4, LPS mm) takes points of ``moving`` to where they lie
+    in ``fixed``'s space; without it both images share patient space.
+    """
+    transform = np.eye(4) if transform is None else _check_matrix(transform)
+    to_fixed = geometry(fixed).affine
+    to_moving = geometry(moving).affine
+    return np.linalg.solve(to_moving, np.linalg.solve(transform, to_fixed))
+
+
+def apply(image, transform, *, like=None, order=1, mode="constant", cval=0.0):
+    """Move ``image`` by a 4x4 ``transform`` in LPS mm and sample it on a grid.
+
+    The point at ``p`` in ``image`` appears at ``transform @ p`` in the
+    output (the convention of :func:`bmia_dask.register`'s result, which
+    takes the moving image onto the fixed one). The output grid is ``like``'s
+    (default: ``image``'s own), built lazily chunk by chunk; voxels that fall
+    outside ``image`` take ``cval``.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        2D, 3D or ``(t, z, y, x)`` image.
+    transform : (4, 4) array_like or str
+        Homogeneous matrix acting on LPS points, or the path of a JSON file
+        written by :func:`write_transform` / ``bmia register``.
+    like : xarray.DataArray, optional
+        The image whose grid (shape, spacing, origin, direction) the output takes.
+    order, mode, cval
+        As in ``scipy.ndimage.affine_transform``.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = bd.from_array(np.arange(5.0)[None, None, :], spacing=2.0)
+    >>> move = np.eye(4); move[0, 3] = 4.0  # 4 mm along L, the x axis here
+    >>> bd.transform.apply(image, move).values.ravel().tolist()
+    [0.0, 0.0, 0.0, 1.0, 2.0]
+    """
+    if isinstance(transform, str):
+        transform = read_transform(transform)
+    transform = _check_matrix(transform)
+    image = as_image(image)
+    target = image if like is None else as_image(like)
+    sdims, tdims = spatial_dims(image), spatial_dims(target)
+    if len(sdims) != len(tdims):
+        raise ValueError(f"like has spatial dims {tdims}, image has {sdims}: both must be 2D or both 3D")
+    order, mode = _check_order(order), check_mode(mode)
+    index_map = voxel_map(image, target, transform)
+    # a 2D image is the plane z = its scalar coord: map within that plane
+    keep = [SPATIAL_DIMS.index(d) for d in sdims]
+    matrix, offset = index_map[np.ix_(keep, keep)], index_map[keep, 3]
+    axes = list(spatial_axes(image))
+    out_shape = tuple(target.shape[target.dims.index(d)] for d in tdims)
+    target_chunks = target.chunks if target.chunks else None
+    output_chunks = ([target_chunks[target.dims.index(d)] for d in tdims] if target_chunks
+                     else [da.core.normalize_chunks(max(image.data.chunks[a]), (n,))[0]
+                           for a, n in zip(axes, out_shape)])
+    data = _chunked_affine(image.data, matrix, offset, out_shape, axes, order=order, mode=mode, cval=cval,
+                           prefilter=True, output_chunks=output_chunks)
+    geo = geometry(target)
+    full = dict(zip(SPATIAL_DIMS, geo.spacing))
+    out = from_array(data, dims=image.dims, spacing=[full[d] for d in tdims], origin=geo.origin,
+                     direction=geo.direction, times_ms=image["t"].values if "t" in image.dims else None,
+                     name=image.name)
+    for dim in tdims:  # a 2D target's plane position (its scalar coords) comes along
+        out = out.assign_coords({dim: target[dim].values})
+    for dim in set(SPATIAL_DIMS) - set(tdims):
+        if dim in target.coords:
+            out = out.assign_coords({dim: target[dim]})
+    geometry_keys = set(out.attrs) - {"modality", "units", "source"}
+    out.attrs.update({k: v for k, v in image.attrs.items() if k not in geometry_keys})
+    return out
+
+
+def write_transform(transform, path, **info) -> str:
+    """Write a 4x4 LPS transform as JSON (``{"matrix_lps_mm": ..., **info}``), atomically."""
+    from .io import storage
+
+    matrix = _check_matrix(transform)
+    text = json.dumps({"matrix_lps_mm": matrix.tolist(),
+                       "convention": "moving LPS point p -> fixed LPS point matrix @ p", **info}, indent=2)
+    storage.write_bytes(str(path), text.encode())
+    return str(path)
+
+
+def read_transform(path) -> np.ndarray:
+    """Read a 4x4 transform from a JSON file: ``{"matrix_lps_mm": [[...]]}`` or a bare 4x4 list.
+
+    Raises :class:`~bmia_dask.BadInputError` naming the file when it is not
+    JSON or not a valid 4x4 homogeneous matrix.
+    """
+    from .io import storage
+
+    path = str(path)
+    try:
+        fs, fs_path = storage.url_to_fs(path)
+        with fs.open(fs_path, "rb") as file:
+            content = json.loads(file.read())
+    except FileNotFoundError:
+        raise BadInputError(path, "not found") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadInputError(path, f"not a JSON transform ({error})") from None
+    matrix = content.get("matrix_lps_mm") if isinstance(content, dict) else content
+    try:
+        return _check_matrix(np.asarray(matrix, dtype=np.float64))
+    except (ValueError, TypeError) as error:
+        raise BadInputError(path, str(error)) from None

@@ -38,6 +38,7 @@ def convert(
     overwrite: bool = False,
     keep_phi: bool = False,
     chunks=None,
+    levels: int = 1,
     progress: bool = False,
 ) -> list[str]:
     """Convert every DICOM series under ``src`` into one OME-Zarr store each under ``dst``.
@@ -57,6 +58,9 @@ def convert(
         Also store patient-identifying attributes (names, IDs, dates, ...).
     chunks : tuple of int, optional
         Storage chunk shape.
+    levels : int
+        Multiscale levels to write (see :func:`bmia_dask.to_zarr`); the pyramid
+        is reduced from the same decoded chunks, so the files are read once.
     progress : bool
         Show a progress bar per series.
 
@@ -100,7 +104,7 @@ def convert(
         try:
             image = read_series(series, chunks="auto" if chunks is None else chunks[-3], keep_phi=keep_phi)
             with _progress(progress, f"{series.first.modality} {series.first.description}".strip()):
-                written.append(to_zarr(image, target, overwrite=overwrite, chunks=chunks))
+                written.append(to_zarr(image, target, overwrite=overwrite, chunks=chunks, levels=levels))
         except BadInputError as error:
             failures.append(error)
     if failures:

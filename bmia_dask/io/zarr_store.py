@@ -5,6 +5,8 @@ Layout of a store::
     zarr.json      group: attributes {"ome": {"version": "0.5", "multiscales": [...]},
                                       "bmia_dask": {direction, origin, modality, ...}}
     0/zarr.json    array: dimension_names ("t",) "z", "y", "x"; blosc-lz4-compressed chunks
+    1/, 2/, ...    optional pyramid levels (``levels=``), each downsampled by 2 in-plane,
+                   and through-plane once the slices are no thicker than the pixels
 
 ``scale`` and ``translation`` of the multiscales carry spacing and the per-axis
 offsets (the first coord values), so any OME-Zarr reader places the voxels at
@@ -24,9 +26,10 @@ import zarr
 from .. import __version__
 from ..errors import BadInputError
 from ..image import DIMS, SPATIAL_DIMS, as_image, from_array, geometry
+from ..image import spacing as image_spacing
 from . import storage
 
-__all__ = ["to_zarr", "open_image", "storage_chunks"]
+__all__ = ["to_zarr", "open_image", "storage_chunks", "pyramid_factors"]
 
 ATTRS_KEY = "bmia_dask"
 _UNITS = {"t": "millisecond", "z": "millimeter", "y": "millimeter", "x": "millimeter"}
@@ -68,30 +71,90 @@ def storage_chunks(shape, dims, dtype, *, target_bytes: int = STORE_CHUNK_BYTES)
     return tuple(chunks[d] for d in dims)
 
 
-def _multiscales(image: xr.DataArray, geo) -> dict:
-    scale, translation = [], []
+def pyramid_factors(shape, dims, spacing, levels: int) -> list[dict[str, int]]:
+    """Downsampling factor of every dim at each pyramid level (level 0 first).
+
+    In-plane axes halve at every level; ``z`` halves only once its spacing,
+    doubled, is no coarser than the in-plane spacing of that level, so thick
+    slices are not thinned further; an axis of one voxel stays as it is.
+
+    Examples
+    --------
+    >>> pyramid_factors((40, 512, 512), ("z", "y", "x"), (2.5, 0.7, 0.7), 4)[1:]
+    [{'z': 1, 'y': 2, 'x': 2}, {'z': 1, 'y': 4, 'x': 4}, {'z': 2, 'y': 8, 'x': 8}]
+    """
+    if isinstance(levels, bool) or int(levels) != levels or levels < 1:
+        raise ValueError(f"levels must be a whole number >= 1, got {levels!r}")
+    sizes = dict(zip(dims, shape))
+    spacing = dict(zip([d for d in dims if d in SPATIAL_DIMS], spacing))
+    factors = [{d: 1 for d in dims if d != "t"}]
+    for _ in range(1, int(levels)):
+        last = factors[-1]
+        step = {d: 2 if d in ("y", "x") and sizes[d] // (2 * last[d]) >= 1 else 1 for d in last}
+        plane = [spacing[d] * last[d] * step[d] for d in ("y", "x") if d in last]
+        if "z" in last and sizes["z"] // (2 * last["z"]) >= 1 and plane:
+            step["z"] = 2 if 2 * spacing["z"] * last["z"] <= max(plane) * (1 + 1e-6) else 1
+        if all(v == 1 for v in step.values()):
+            raise ValueError(f"levels={levels}: the image of shape {tuple(shape)} cannot be halved "
+                             f"{levels - 1} times")
+        factors.append({d: last[d] * step[d] for d in last})
+    return factors
+
+
+def _downsample(data, dims, step: dict, method: str):
+    """One pyramid step: ``step`` voxels of ``data`` per axis -> one (mean or nearest)."""
+    factor = tuple(step.get(d, 1) for d in dims)
+    if method == "nearest":  # the same shape as the mean's: whole blocks only
+        return data[tuple(slice(0, (n // f) * f, f) for n, f in zip(data.shape, factor))]
+    trimmed = data[tuple(slice(0, (n // f) * f) for n, f in zip(data.shape, factor))]
+    # chunks that are whole multiples of the factor, so each block reduces on its own
+    chunks = tuple(max(f, (max(c) // f) * f) for c, f in zip(trimmed.chunks, factor))
+    trimmed = trimmed.rechunk(chunks)
+
+    def reduce(block):
+        shape = []
+        for n, f in zip(block.shape, factor):
+            shape += [n // f, f]
+        mean = block.reshape(shape).mean(axis=tuple(range(1, 2 * len(factor), 2)), dtype=np.float64)
+        if block.dtype == bool:
+            return mean >= 0.5
+        if np.issubdtype(block.dtype, np.integer):
+            return np.round(mean).astype(block.dtype)
+        return mean.astype(block.dtype)
+
+    new_chunks = tuple(tuple(c // f for c in cs) for cs, f in zip(trimmed.chunks, factor))
+    return trimmed.map_blocks(reduce, chunks=new_chunks, dtype=data.dtype)
+
+
+def _multiscales(image: xr.DataArray, geo, factors, method: str) -> dict:
     spacing = dict(zip(SPATIAL_DIMS, geo.spacing))
     offset = dict(zip(SPATIAL_DIMS, geo.offset))
-    for dim in image.dims:
-        if dim == "t":
-            t = np.asarray(image["t"].values, dtype=float)
-            scale.append(float(np.median(np.diff(t))) if t.size > 1 else 1.0)
-            translation.append(float(t[0]) if t.size else 0.0)
-        else:
-            scale.append(spacing[dim])
-            translation.append(offset[dim])
+    datasets = []
+    for level, factor in enumerate(factors):
+        scale, translation = [], []
+        for dim in image.dims:
+            if dim == "t":
+                t = np.asarray(image["t"].values, dtype=float)
+                scale.append(float(np.median(np.diff(t))) if t.size > 1 else 1.0)
+                translation.append(float(t[0]) if t.size else 0.0)
+            else:
+                f = factor[dim]
+                scale.append(spacing[dim] * f)
+                # a mean of f voxels sits at their centre; nearest keeps the first
+                shift = (f - 1) / 2 if method == "mean" else 0.0
+                translation.append(offset[dim] + shift * spacing[dim])
+        datasets.append({
+            "path": str(level),
+            "coordinateTransformations": [
+                {"type": "scale", "scale": scale},
+                {"type": "translation", "translation": translation},
+            ],
+        })
     return {
         "name": str(image.name or "image"),
         "axes": [{"name": d, "type": _TYPES[d], "unit": _UNITS[d]} for d in image.dims],
-        "datasets": [
-            {
-                "path": "0",
-                "coordinateTransformations": [
-                    {"type": "scale", "scale": scale},
-                    {"type": "translation", "translation": translation},
-                ],
-            }
-        ],
+        "datasets": datasets,
+        **({"type": method} if len(factors) > 1 else {}),
     }
 
 
@@ -107,12 +170,13 @@ def _json_safe(value):
     return value
 
 
-def to_zarr(image, url, *, overwrite: bool = False, chunks=None) -> str:
+def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1, downsample: str = "mean") -> str:
     """Write ``image`` as an OME-Zarr 0.5 store (zarr v3), chunk by chunk.
 
     The image is computed one chunk at a time while writing (a lazy image is
-    never held in memory whole). The store is written under a temporary name
-    and appears at ``url`` only once complete.
+    never held in memory whole); pyramid levels are reduced from the same
+    chunks in the same pass. The store is written under a temporary name and
+    appears at ``url`` only once complete.
 
     Parameters
     ----------
@@ -123,7 +187,14 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None) -> str:
     overwrite : bool
         Replace an existing store; otherwise an existing ``url`` is refused.
     chunks : tuple of int, optional
-        Storage chunk shape (default :func:`storage_chunks`).
+        Storage chunk shape of level 0 (default :func:`storage_chunks`).
+    levels : int
+        Number of multiscale levels (1: full resolution only). Level ``k``
+        is downsampled by :func:`pyramid_factors`; its ``scale`` and
+        ``translation`` place its voxels in the same physical space.
+    downsample : {"mean", "nearest"}
+        How a level is reduced: the mean of each block (masks: a majority
+        vote), or every other voxel ("nearest", for label images).
 
     Returns
     -------
@@ -138,8 +209,14 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None) -> str:
     >>> back = bd.open_image(url)
     >>> bool((back == img).all()), back.attrs["spacing"]
     (True, (2.0, 1.0, 0.5))
+    >>> url = bd.to_zarr(img, os.path.join(tempfile.mkdtemp(), "pyramid.ome.zarr"), levels=2)
+    >>> bd.open_image(url, level=1).attrs["spacing"]
+    (2.0, 2.0, 1.0)
     """
     image = as_image(image)
+    if downsample not in ("mean", "nearest"):
+        raise ValueError(f"downsample must be 'mean' or 'nearest', got {downsample!r}")
+    factors = pyramid_factors(image.shape, image.dims, image_spacing(image), levels)
     geo = geometry(image)
     data = image.data if isinstance(image.data, da.Array) else da.from_array(image.data)
     chunks = tuple(chunks) if chunks is not None else storage_chunks(data.shape, image.dims, data.dtype)
@@ -160,24 +237,35 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None) -> str:
         own["t_ms"] = [float(v) for v in image["t"].values]
     with storage.atomic_output(str(url), overwrite=overwrite) as tmp:
         root = zarr.open_group(tmp, mode="w", zarr_format=3, storage_options=storage.storage_options(tmp) or None)
-        array = root.create_array(
-            "0",
-            shape=data.shape,
-            chunks=chunks,
-            dtype=data.dtype,
-            dimension_names=list(image.dims),
-            fill_value=0,
-            compressors=[COMPRESSOR],
-        )
-        da.store(data, array, lock=False, compute=True)
-        root.attrs.update({"ome": {"version": "0.5", "multiscales": [_multiscales(image, geo)]}, ATTRS_KEY: own})
+        sources, targets, level_data = [], [], data
+        for level, factor in enumerate(factors):
+            if level:
+                step = {d: factor[d] // factors[level - 1][d] for d in factor}
+                level_data = _downsample(level_data, image.dims, step, downsample)
+                level_data = level_data.rechunk(storage_chunks(level_data.shape, image.dims, data.dtype))
+            sources.append(level_data)
+            targets.append(root.create_array(
+                str(level),
+                shape=level_data.shape,
+                chunks=tuple(max(c) for c in level_data.chunks),
+                dtype=data.dtype,
+                dimension_names=list(image.dims),
+                fill_value=0,
+                compressors=[COMPRESSOR],
+            ))
+        da.store(sources, targets, lock=False, compute=True)
+        multiscales = _multiscales(image, geo, factors, downsample)
+        root.attrs.update({"ome": {"version": "0.5", "multiscales": [multiscales]}, ATTRS_KEY: own})
     return str(url)
 
 
-def open_image(url, *, chunks=None) -> xr.DataArray:
+def open_image(url, *, level: int = 0, chunks=None) -> xr.DataArray:
     """Open a store written by :func:`to_zarr` or :func:`convert` as a lazy image.
 
-    Stores from other OME-Zarr writers open too (identity direction assumed).
+    ``level`` picks a multiscale level (0: full resolution; negative counts
+    from the coarsest); its coords and spacing are those of that level. The
+    number of levels is in ``attrs["levels"]``. Stores from other OME-Zarr
+    writers open too (identity direction assumed).
 
     Examples
     --------
@@ -195,10 +283,17 @@ def open_image(url, *, chunks=None) -> xr.DataArray:
         root = zarr.open_group(url, mode="r", storage_options=storage.storage_options(url) or None)
         attrs = root.attrs.asdict()
         multiscale = attrs["ome"]["multiscales"][0]
-        dataset = multiscale["datasets"][0]
-        array = root[dataset["path"]]
+        datasets = multiscale["datasets"]
     except (KeyError, IndexError, TypeError, ValueError, FileNotFoundError) as error:
         raise BadInputError(url, f"not an OME-Zarr image store ({type(error).__name__}: {error})") from None
+    n_levels = len(datasets)
+    if isinstance(level, bool) or int(level) != level or not -n_levels <= level < n_levels:
+        raise BadInputError(url, f"has {n_levels} level(s): there is no level {level!r}")
+    dataset = datasets[int(level)]
+    try:
+        array = root[dataset["path"]]
+    except (KeyError, TypeError, FileNotFoundError) as error:
+        raise BadInputError(url, f"level {level} is missing ({type(error).__name__}: {error})") from None
     dims = tuple(axis["name"] for axis in multiscale["axes"])
     if not set(dims) <= set(DIMS):
         raise BadInputError(url, f"axes {dims} are not a subset of {DIMS}")
@@ -231,4 +326,5 @@ def open_image(url, *, chunks=None) -> xr.DataArray:
         name=multiscale.get("name"),
     )
     image.attrs["store"] = url
+    image.attrs["levels"] = n_levels
     return image

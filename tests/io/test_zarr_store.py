@@ -128,3 +128,72 @@ def test_open_bad_inputs(tmp_path):
 def test_memory_urls_work(oblique_image):
     url = bd.to_zarr(oblique_image, "memory://stores/img.ome.zarr", overwrite=True)
     np.testing.assert_array_equal(bd.open_image(url).values, oblique_image.values)
+
+
+def _block_mean(data, factor):
+    """Reference downsampling in numpy: mean of each block of ``factor`` voxels."""
+    trimmed = data[tuple(slice(0, (n // f) * f) for n, f in zip(data.shape, factor))]
+    shape = [v for n, f in zip(trimmed.shape, factor) for v in (n // f, f)]
+    return trimmed.reshape(shape).mean(axis=tuple(range(1, 2 * len(factor), 2)))
+
+
+def _centres(image):
+    """LPS position (mm) of every voxel of a 3D image."""
+    index = np.stack(np.meshgrid(*[np.arange(n) for n in image.shape], indexing="ij"), -1).reshape(-1, 3)
+    return (np.c_[index, np.ones(len(index))] @ np.asarray(image.attrs["affine"]).T)[:, :3].reshape(*image.shape, 3)
+
+
+def test_pyramid_levels_are_block_means_in_the_same_physical_space(oblique_image, tmp_path):
+    # 1 mm slices: z halves from level 2 on, once the pixels are coarser; chunks cut the blocks
+    image = bd.from_array(oblique_image.data.astype(np.float32), spacing=(1.0, 0.7, 0.9),
+                          origin=oblique_image.attrs["origin"], direction=oblique_image.attrs["direction"])
+    url = bd.to_zarr(image, str(tmp_path / "pyr.ome.zarr"), levels=3, chunks=(3, 5, 7))
+    level0, level1, level2 = (bd.open_image(url, level=k) for k in range(3))
+    assert level0.attrs["levels"] == 3
+    np.testing.assert_array_equal(level0.values, image.values)
+    np.testing.assert_allclose(level1.values, _block_mean(image.values, (1, 2, 2)), rtol=1e-6)
+    np.testing.assert_allclose(level2.values, _block_mean(level1.values, (2, 2, 2)), rtol=1e-6)
+    assert level2.attrs["spacing"] == pytest.approx((2.0, 2.8, 3.6))
+    # each coarse voxel sits at the centre of the voxels it averages, direction and all
+    np.testing.assert_allclose(_centres(level1), _block_mean(_centres(level0), (1, 2, 2, 1)), atol=1e-9)
+    np.testing.assert_allclose(_centres(level2), _block_mean(_centres(level1), (2, 2, 2, 1)), atol=1e-9)
+    assert bd.open_image(url, level=-1).shape == level2.shape
+
+
+def test_integer_and_label_pyramids(tmp_path):
+    labels = np.zeros((4, 16, 16), np.int16)
+    labels[:, 2:9, 3:12] = 7
+    labels[:, 10:15, 1:5] = 3
+    image = bd.from_array(labels, spacing=(3.0, 1.0, 1.0))
+    url = bd.to_zarr(image, str(tmp_path / "labels.ome.zarr"), levels=2, downsample="nearest")
+    coarse = bd.open_image(url, level=1)
+    np.testing.assert_array_equal(coarse.values, labels[:, ::2, ::2])  # no averaged label values
+    np.testing.assert_allclose(coarse["y"].values, np.arange(8) * 2.0)
+    url = bd.to_zarr(image, str(tmp_path / "mean.ome.zarr"), levels=2)
+    assert bd.open_image(url, level=1).dtype == np.int16
+
+
+def test_pyramid_seen_by_ngff_zarr_and_ome_zarr(oblique_image, tmp_path):
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+    url = bd.to_zarr(oblique_image, str(tmp_path / "img.ome.zarr"), levels=3)
+    images = ngff_zarr.from_ngff_zarr(url).images
+    assert len(images) == 3
+    for k, seen in enumerate(images):
+        ours = bd.open_image(url, level=k)
+        geo = bd.geometry(ours)
+        assert seen.scale == pytest.approx(dict(zip("zyx", geo.spacing)))
+        assert seen.translation == pytest.approx(dict(zip("zyx", geo.offset)))
+        np.testing.assert_array_equal(np.asarray(seen.data), ours.values)
+
+
+def test_pyramid_bad_arguments(oblique_image, tmp_path):
+    with pytest.raises(ValueError, match="levels"):
+        bd.to_zarr(oblique_image, str(tmp_path / "a.ome.zarr"), levels=0)
+    with pytest.raises(ValueError, match="cannot be halved"):
+        bd.to_zarr(bd.from_array(np.zeros((1, 2, 2))), str(tmp_path / "b.ome.zarr"), levels=3)
+    with pytest.raises(ValueError, match="downsample"):
+        bd.to_zarr(oblique_image, str(tmp_path / "c.ome.zarr"), downsample="max")
+    url = bd.to_zarr(oblique_image, str(tmp_path / "d.ome.zarr"), levels=2)
+    with pytest.raises(bd.BadInputError, match="has 2 level"):
+        bd.open_image(url, level=2)
+    assert not os.path.exists(tmp_path / "a.ome.zarr")
