@@ -10,7 +10,8 @@ DICOM series become OME-Zarr stores; stores open as lazy, dask-backed
 
 __version__ = "0.1.0"
 
-from . import cardiac, cohort, compare, filters, intensity, masks, measure, morphology, phantoms, transform  # noqa: E402
+from . import cardiac, cohort, compare, filters, intensity, masks, measure, morphology, multiscale, phantoms  # noqa: E402
+from . import transform  # noqa: E402
 from .errors import BadInputError, SkippedFileWarning  # noqa: E402
 from .image import as_image, from_array, geometry, like, spacing  # noqa: E402
 from .io.convert import convert  # noqa: E402
@@ -52,6 +53,7 @@ __all__ = [
     "measure",
     "regionprops_table",
     "morphology",
+    "multiscale",
     "transform",
     "convert",
     "from_array",

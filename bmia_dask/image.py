@@ -36,6 +36,7 @@ __all__ = [
     "from_array",
     "geometry",
     "like",
+    "regrid",
     "spacing",
     "spatial_dims",
     "with_geometry_attrs",
@@ -314,6 +315,31 @@ def require_same_shape(first, second, first_name: str, second_name: str) -> None
     if tuple(second.shape) != tuple(first.shape):
         raise ValueError(f"{second_name} of shape {tuple(second.shape)} does not match "
                          f"{first_name} of shape {tuple(first.shape)}")
+
+
+def regrid(image: xr.DataArray, data, spacing_zyx=None, offset_zyx=None) -> xr.DataArray:
+    """An image around new ``data`` on a new grid of ``image``'s orientation.
+
+    ``spacing_zyx`` / ``offset_zyx`` (dicts by dim) change the spacing and
+    the first coord value of some axes; everything else (direction, times,
+    modality, units, source) comes from ``image``.
+    """
+    geo = geometry(image)
+    sdims = [d for d in image.dims if d in SPATIAL_DIMS]
+    spacing = dict(zip(SPATIAL_DIMS, geo.spacing))
+    offset = dict(zip(SPATIAL_DIMS, geo.offset))
+    if spacing_zyx is not None:
+        spacing.update(spacing_zyx)
+    if offset_zyx is not None:
+        offset.update(offset_zyx)
+    new = Geometry.from_offset([spacing[d] for d in SPATIAL_DIMS], [offset[d] for d in SPATIAL_DIMS], geo.direction)
+    out = from_array(
+        data, dims=image.dims, spacing=[spacing[d] for d in sdims], origin=new.origin, direction=new.direction,
+        times_ms=image["t"].values if "t" in image.dims else None, name=image.name,
+    )
+    geometry_keys = set(out.attrs) - {"modality", "units", "source"}
+    out.attrs.update({k: v for k, v in image.attrs.items() if k not in geometry_keys})
+    return out
 
 
 def like(image: xr.DataArray, data, *, name: str | None = None, **attrs) -> xr.DataArray:

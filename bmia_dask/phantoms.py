@@ -18,7 +18,9 @@ import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-__all__ = ["write_series", "write_ct", "write_cine", "write_cohort", "cine_volumes", "ct_volume", "rotation"]
+__all__ = [
+    "write_series", "write_ct", "write_cine", "write_cohort", "cine_volumes", "ct_volume", "head", "rigid", "rotation",
+]
 
 _SOP_CLASS = {
     "CT": pydicom.uid.CTImageStorage,
@@ -50,6 +52,82 @@ def rotation(degrees_about_x: float = 0.0, degrees_about_y: float = 0.0, degrees
     ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
     rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
     return rz @ ry @ rx
+
+
+def rigid(degrees_about_x: float = 0.0, degrees_about_y: float = 0.0, degrees_about_z: float = 0.0,
+          translation_mm=(0.0, 0.0, 0.0), *, centre_mm=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """A 4x4 rigid transform in LPS mm: :func:`rotation` about ``centre_mm``, then ``translation_mm``.
+
+    Examples
+    --------
+    >>> rigid(0, 0, 90, (1.0, 0.0, 0.0)).round(6)[:3].tolist()
+    [[0.0, -1.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
+    """
+    matrix = np.eye(4)
+    matrix[:3, :3] = rotation(degrees_about_x, degrees_about_y, degrees_about_z)
+    centre = np.asarray(centre_mm, dtype=float)
+    matrix[:3, 3] = centre - matrix[:3, :3] @ centre + np.asarray(translation_mm, dtype=float)
+    return matrix
+
+
+# A head: (centre LPS mm, semi-axes (L, P, S) mm, value added inside). Nose, a lesion and
+# unequal ventricles make it asymmetric along every axis, so a rigid pose is unique.
+_HEAD = [
+    ((0.0, 0.0, 0.0), (58.0, 70.0, 52.0), 1.0),      # skull
+    ((0.0, 0.0, 0.0), (53.0, 65.0, 47.0), -0.55),    # brain inside it
+    ((-11.0, 2.0, 8.0), (6.0, 20.0, 9.0), -0.30),    # left ventricle
+    ((12.0, 4.0, 6.0), (5.0, 16.0, 7.0), -0.30),     # right ventricle (smaller)
+    ((24.0, -28.0, -14.0), (10.0, 10.0, 10.0), 0.40),  # a lesion
+    ((0.0, -72.0, -18.0), (12.0, 9.0, 14.0), 0.70),  # the nose
+]
+
+
+def head(shape, *, spacing=(1.0, 1.0, 1.0), origin=None, direction=None, transform=None, edge_mm=1.5,
+         chunks=None):
+    """An analytic head (skull, brain, ventricles, lesion, nose) sampled on a grid, as an image.
+
+    Every edge is a smooth ramp about ``edge_mm`` wide, so the picture has no
+    aliasing whatever the grid and a registration can find its pose to a
+    fraction of a voxel. ``transform`` (4x4, LPS mm) places the head: the
+    image shows at ``p`` what the untransformed head has at ``transform @ p``,
+    so ``bd.transform.apply(image, transform)`` brings it back, and
+    :func:`bmia_dask.register` of this image onto an untransformed one
+    should return ``transform``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(z, y, x)`` grid shape.
+    spacing, origin, direction
+        The grid's geometry (default origin: the grid centred on the head).
+
+    Examples
+    --------
+    >>> import bmia_dask as bd
+    >>> image = bd.phantoms.head((40, 48, 40), spacing=4.0)
+    >>> image.shape, round(float(image.max()), 2)
+    ((40, 48, 40), 1.64)
+    """
+    from .image import from_array
+
+    shape = tuple(int(n) for n in shape)
+    spacing = np.broadcast_to(np.asarray(spacing, dtype=float), (3,))
+    direction = np.eye(3) if direction is None else np.asarray(direction, dtype=float)
+    if origin is None:  # the grid's centre at the head's centre
+        origin = -direction @ ((np.array(shape[::-1]) - 1) / 2 * spacing[::-1])
+    image = from_array(np.zeros(shape, np.float32), spacing=spacing, origin=origin, direction=direction, modality="MR")
+    index = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), -1).reshape(-1, 3)
+    affine = np.asarray(image.attrs["affine"])
+    if transform is not None:
+        affine = np.asarray(transform, dtype=float) @ affine
+    points = index @ affine[:3, :3].T + affine[:3, 3]
+    values = np.zeros(len(points))
+    for centre, axes, value in _HEAD:
+        radius = np.linalg.norm((points - centre) / axes, axis=1)  # 1 on the surface
+        # distance to the surface along the ray, about (1 - radius) * semi-axis
+        values += value / (1 + np.exp(-(1 - radius) * min(axes) / (edge_mm / 4)))
+    return from_array(values.reshape(shape).astype(np.float32), spacing=spacing, origin=origin,
+                      direction=direction, modality="MR", chunks=chunks)
 
 
 def write_series(

@@ -39,7 +39,7 @@ from scipy import special
 
 from ._chunked import check_mode, per_axis, spatial_axes, voxels_or_mm
 from .errors import BadInputError
-from .image import SPATIAL_DIMS, Geometry, as_image, from_array, geometry, spatial_dims
+from .image import SPATIAL_DIMS, as_image, from_array, geometry, regrid, spatial_dims
 
 __all__ = ["affine_transform", "shift", "zoom", "rotate", "resample", "apply", "voxel_map", "read_transform",
            "write_transform"]
@@ -181,26 +181,6 @@ def _homogeneous(matrix, offset, n):
     return matrix, np.broadcast_to(np.asarray(offset, dtype=np.float64), (n,)).copy()
 
 
-def _rebuild(image, data, spacing_zyx=None, offset_zyx=None):
-    """An image around transformed ``data``: new spatial grid, same direction and attrs."""
-    geo = geometry(image)
-    sdims = [d for d in image.dims if d in SPATIAL_DIMS]
-    spacing = dict(zip(SPATIAL_DIMS, geo.spacing))
-    offset = dict(zip(SPATIAL_DIMS, geo.offset))
-    if spacing_zyx is not None:
-        spacing.update(spacing_zyx)
-    if offset_zyx is not None:
-        offset.update(offset_zyx)
-    new = Geometry.from_offset([spacing[d] for d in SPATIAL_DIMS], [offset[d] for d in SPATIAL_DIMS], geo.direction)
-    out = from_array(
-        data, dims=image.dims, spacing=[spacing[d] for d in sdims], origin=new.origin, direction=new.direction,
-        times_ms=image["t"].values if "t" in image.dims else None, name=image.name,
-    )
-    geometry_keys = set(out.attrs) - {"modality", "units", "source"}
-    out.attrs.update({k: v for k, v in image.attrs.items() if k not in geometry_keys})
-    return out
-
-
 def affine_transform(image, matrix, offset=0.0, *, output_shape=None, order=3, mode="constant", cval=0.0,
                      prefilter=True):
     """As ``scipy.ndimage.affine_transform``, over the spatial axes, in voxels.
@@ -220,7 +200,7 @@ def affine_transform(image, matrix, offset=0.0, *, output_shape=None, order=3, m
     output_shape = per_axis(output_shape, len(axes), "output_shape", integer=True, minimum=1)
     data = _chunked_affine(image.data, matrix, offset, output_shape, axes, order=order, mode=mode, cval=cval,
                            prefilter=prefilter)
-    return _rebuild(image, data)
+    return regrid(image, data)
 
 
 def shift(image, shift=None, *, shift_mm=None, order=3, mode="constant", cval=0.0, prefilter=True):
@@ -258,7 +238,7 @@ def zoom(image, zoom, *, order=3, mode="constant", cval=0.0, prefilter=True):
                            mode=check_mode(mode), cval=cval, prefilter=prefilter)
     old = dict(zip(SPATIAL_DIMS, geometry(image).spacing))
     dims = [image.dims[a] for a in axes]
-    return _rebuild(image, data, spacing_zyx={d: old[d] * s for d, s in zip(dims, step)})
+    return regrid(image, data, spacing_zyx={d: old[d] * s for d, s in zip(dims, step)})
 
 
 def rotate(image, angle, axes=(1, 0), *, reshape=True, order=3, mode="constant", cval=0.0, prefilter=True):
@@ -294,7 +274,7 @@ def rotate(image, angle, axes=(1, 0), *, reshape=True, order=3, mode="constant",
     for p, n_in, n_out in zip(plane, in_plane, out_plane):
         d = names[p]
         new_offset[d] = geo_offset[d] + (n_in - n_out) / 2 * spacing[d]
-    return _rebuild(image, data, offset_zyx=new_offset)
+    return regrid(image, data, offset_zyx=new_offset)
 
 
 def resample(image, *, spacing_mm=None, like=None, order=1, mode=None, cval=0.0):
@@ -336,7 +316,7 @@ def resample(image, *, spacing_mm=None, like=None, order=1, mode=None, cval=0.0)
     out_shape = tuple(int(np.floor((n - 1) * o / s + 1e-9)) + 1 for n, o, s in zip(in_shape, old, new))
     data = _chunked_affine(image.data, np.diag(new / old), np.zeros(len(axes)), out_shape, axes,
                            order=_check_order(order), mode=check_mode(mode), cval=cval, prefilter=True)
-    return _rebuild(image, data, spacing_zyx=dict(zip(dims, new.tolist())))
+    return regrid(image, data, spacing_zyx=dict(zip(dims, new.tolist())))
 
 
 def _check_matrix(matrix, name="transform") -> np.ndarray:

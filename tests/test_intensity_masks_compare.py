@@ -102,3 +102,28 @@ def test_compare_is_lazy_and_right():
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_compare_on_the_overlap_of_two_grids():
+    """image2 starts 3 voxels further along x: only the shared columns count."""
+    from bmia_dask.compare import mutual_information_of
+
+    a, b = random_volume(np.float32, seed=3), random_volume(np.float32, seed=4)
+    image1 = bd.from_array(a, spacing=(2.0, 1.0, 1.5), chunks=(5, 7, 9))
+    image2 = bd.from_array(b, spacing=(2.0, 1.0, 1.5), origin=(4.5, 0.0, 0.0), chunks=(6, 6, 6))
+    shared1, shared2 = a[:, :, 3:].astype(float), b[:, :, :-3].astype(float)
+    assert float(compare.mae(image1, image2)) == pytest.approx(np.abs(shared1 - shared2).mean())
+    assert float(compare.mse(image1, image2)) == pytest.approx(((shared1 - shared2) ** 2).mean())
+    assert float(compare.ncc(image1, image2)) == pytest.approx(np.corrcoef(shared1.ravel(), shared2.ravel())[0, 1])
+    mi = compare.mutual_information(image1, image2, bins=16)
+    ranges = [[a.min(), a.max()], [0.0, b.max()]]  # outside the overlap counts as 0 but weighs nothing
+    assert float(mi) == pytest.approx(mutual_information_of(shared1, shared2, bins=16, ranges=ranges))
+    m1, m2 = a > a.mean(), b > b.mean()
+    mask1 = bd.from_array(m1, spacing=(2.0, 1.0, 1.5))
+    mask2 = bd.from_array(m2, spacing=(2.0, 1.0, 1.5), origin=(4.5, 0.0, 0.0))
+    s1, s2 = m1[:, :, 3:], m2[:, :, :-3]
+    assert float(compare.iou(mask1, mask2)) == pytest.approx((s1 & s2).sum() / (s1 | s2).sum())
+    assert float(compare.dice(mask1, mask2)) == pytest.approx(2 * (s1 & s2).sum() / (s1.sum() + s2.sum()))
+    far = bd.from_array(b, spacing=(2.0, 1.0, 1.5), origin=(500.0, 0.0, 0.0))
+    with pytest.raises(ValueError, match="do not overlap"):
+        compare.mae(image1, far)

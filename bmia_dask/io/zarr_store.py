@@ -25,11 +25,11 @@ import zarr
 
 from .. import __version__
 from ..errors import BadInputError
-from ..image import DIMS, SPATIAL_DIMS, as_image, from_array, geometry
-from ..image import spacing as image_spacing
+from ..image import DIMS, SPATIAL_DIMS, as_image, from_array, geometry, like
+from ..multiscale import pyramid
 from . import storage
 
-__all__ = ["to_zarr", "open_image", "storage_chunks", "pyramid_factors"]
+__all__ = ["to_zarr", "open_image", "storage_chunks"]
 
 ATTRS_KEY = "bmia_dask"
 _UNITS = {"t": "millisecond", "z": "millimeter", "y": "millimeter", "x": "millimeter"}
@@ -71,66 +71,11 @@ def storage_chunks(shape, dims, dtype, *, target_bytes: int = STORE_CHUNK_BYTES)
     return tuple(chunks[d] for d in dims)
 
 
-def pyramid_factors(shape, dims, spacing, levels: int) -> list[dict[str, int]]:
-    """Downsampling factor of every dim at each pyramid level (level 0 first).
-
-    In-plane axes halve at every level; ``z`` halves only once its spacing,
-    doubled, is no coarser than the in-plane spacing of that level, so thick
-    slices are not thinned further; an axis of one voxel stays as it is.
-
-    Examples
-    --------
-    >>> pyramid_factors((40, 512, 512), ("z", "y", "x"), (2.5, 0.7, 0.7), 4)[1:]
-    [{'z': 1, 'y': 2, 'x': 2}, {'z': 1, 'y': 4, 'x': 4}, {'z': 2, 'y': 8, 'x': 8}]
-    """
-    if isinstance(levels, bool) or int(levels) != levels or levels < 1:
-        raise ValueError(f"levels must be a whole number >= 1, got {levels!r}")
-    sizes = dict(zip(dims, shape))
-    spacing = dict(zip([d for d in dims if d in SPATIAL_DIMS], spacing))
-    factors = [{d: 1 for d in dims if d != "t"}]
-    for _ in range(1, int(levels)):
-        last = factors[-1]
-        step = {d: 2 if d in ("y", "x") and sizes[d] // (2 * last[d]) >= 1 else 1 for d in last}
-        plane = [spacing[d] * last[d] * step[d] for d in ("y", "x") if d in last]
-        if "z" in last and sizes["z"] // (2 * last["z"]) >= 1 and plane:
-            step["z"] = 2 if 2 * spacing["z"] * last["z"] <= max(plane) * (1 + 1e-6) else 1
-        if all(v == 1 for v in step.values()):
-            raise ValueError(f"levels={levels}: the image of shape {tuple(shape)} cannot be halved "
-                             f"{levels - 1} times")
-        factors.append({d: last[d] * step[d] for d in last})
-    return factors
-
-
-def _downsample(data, dims, step: dict, method: str):
-    """One pyramid step: ``step`` voxels of ``data`` per axis -> one (mean or nearest)."""
-    factor = tuple(step.get(d, 1) for d in dims)
-    if method == "nearest":  # the same shape as the mean's: whole blocks only
-        return data[tuple(slice(0, (n // f) * f, f) for n, f in zip(data.shape, factor))]
-    trimmed = data[tuple(slice(0, (n // f) * f) for n, f in zip(data.shape, factor))]
-    # chunks that are whole multiples of the factor, so each block reduces on its own
-    chunks = tuple(max(f, (max(c) // f) * f) for c, f in zip(trimmed.chunks, factor))
-    trimmed = trimmed.rechunk(chunks)
-
-    def reduce(block):
-        shape = []
-        for n, f in zip(block.shape, factor):
-            shape += [n // f, f]
-        mean = block.reshape(shape).mean(axis=tuple(range(1, 2 * len(factor), 2)), dtype=np.float64)
-        if block.dtype == bool:
-            return mean >= 0.5
-        if np.issubdtype(block.dtype, np.integer):
-            return np.round(mean).astype(block.dtype)
-        return mean.astype(block.dtype)
-
-    new_chunks = tuple(tuple(c // f for c in cs) for cs, f in zip(trimmed.chunks, factor))
-    return trimmed.map_blocks(reduce, chunks=new_chunks, dtype=data.dtype)
-
-
-def _multiscales(image: xr.DataArray, geo, factors, method: str) -> dict:
-    spacing = dict(zip(SPATIAL_DIMS, geo.spacing))
-    offset = dict(zip(SPATIAL_DIMS, geo.offset))
+def _multiscales(image: xr.DataArray, levels) -> dict:
     datasets = []
-    for level, factor in enumerate(factors):
+    for k, level in enumerate(levels):
+        geo = geometry(level)
+        spacing, offset = dict(zip(SPATIAL_DIMS, geo.spacing)), dict(zip(SPATIAL_DIMS, geo.offset))
         scale, translation = [], []
         for dim in image.dims:
             if dim == "t":
@@ -138,13 +83,10 @@ def _multiscales(image: xr.DataArray, geo, factors, method: str) -> dict:
                 scale.append(float(np.median(np.diff(t))) if t.size > 1 else 1.0)
                 translation.append(float(t[0]) if t.size else 0.0)
             else:
-                f = factor[dim]
-                scale.append(spacing[dim] * f)
-                # a mean of f voxels sits at their centre; nearest keeps the first
-                shift = (f - 1) / 2 if method == "mean" else 0.0
-                translation.append(offset[dim] + shift * spacing[dim])
+                scale.append(spacing[dim])
+                translation.append(offset[dim])
         datasets.append({
-            "path": str(level),
+            "path": str(k),
             "coordinateTransformations": [
                 {"type": "scale", "scale": scale},
                 {"type": "translation", "translation": translation},
@@ -154,7 +96,6 @@ def _multiscales(image: xr.DataArray, geo, factors, method: str) -> dict:
         "name": str(image.name or "image"),
         "axes": [{"name": d, "type": _TYPES[d], "unit": _UNITS[d]} for d in image.dims],
         "datasets": datasets,
-        **({"type": method} if len(factors) > 1 else {}),
     }
 
 
@@ -190,7 +131,7 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
         Storage chunk shape of level 0 (default :func:`storage_chunks`).
     levels : int
         Number of multiscale levels (1: full resolution only). Level ``k``
-        is downsampled by :func:`pyramid_factors`; its ``scale`` and
+        is downsampled by :func:`bmia_dask.multiscale.pyramid_factors`; its ``scale`` and
         ``translation`` place its voxels in the same physical space.
     downsample : {"mean", "nearest"}
         How a level is reduced: the mean of each block (masks: a majority
@@ -214,15 +155,13 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
     (2.0, 2.0, 1.0)
     """
     image = as_image(image)
-    if downsample not in ("mean", "nearest"):
-        raise ValueError(f"downsample must be 'mean' or 'nearest', got {downsample!r}")
-    factors = pyramid_factors(image.shape, image.dims, image_spacing(image), levels)
     geo = geometry(image)
     data = image.data if isinstance(image.data, da.Array) else da.from_array(image.data)
     chunks = tuple(chunks) if chunks is not None else storage_chunks(data.shape, image.dims, data.dtype)
     if len(chunks) != data.ndim:
         raise ValueError(f"chunks must have {data.ndim} entries, got {chunks}")
     data = data.rechunk(chunks)
+    pyramid_images = pyramid(like(image, data), levels, downsample=downsample)
     attrs = image.attrs
     own = {
         "version": 1,
@@ -237,11 +176,10 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
         own["t_ms"] = [float(v) for v in image["t"].values]
     with storage.atomic_output(str(url), overwrite=overwrite) as tmp:
         root = zarr.open_group(tmp, mode="w", zarr_format=3, storage_options=storage.storage_options(tmp) or None)
-        sources, targets, level_data = [], [], data
-        for level, factor in enumerate(factors):
+        sources, targets = [], []
+        for level, level_image in enumerate(pyramid_images):
+            level_data = level_image.data
             if level:
-                step = {d: factor[d] // factors[level - 1][d] for d in factor}
-                level_data = _downsample(level_data, image.dims, step, downsample)
                 level_data = level_data.rechunk(storage_chunks(level_data.shape, image.dims, data.dtype))
             sources.append(level_data)
             targets.append(root.create_array(
@@ -254,7 +192,9 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
                 compressors=[COMPRESSOR],
             ))
         da.store(sources, targets, lock=False, compute=True)
-        multiscales = _multiscales(image, geo, factors, downsample)
+        multiscales = _multiscales(image, pyramid_images)
+        if levels > 1:
+            multiscales["type"] = downsample
         root.attrs.update({"ome": {"version": "0.5", "multiscales": [multiscales]}, ATTRS_KEY: own})
     return str(url)
 
