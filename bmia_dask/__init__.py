@@ -18,6 +18,7 @@ from .io.convert import convert  # noqa: E402
 from .cardiac import ejection_fraction  # noqa: E402
 from .cluster import cluster  # noqa: E402
 from .labels import label  # noqa: E402
+from .registration import register  # noqa: E402
 from .measure import regionprops_table  # noqa: E402
 from .io.dicom_read import read_dicom  # noqa: E402
 from .io.dicom_scan import scan_dicom  # noqa: E402
@@ -52,6 +53,7 @@ __all__ = [
     "masks",
     "measure",
     "regionprops_table",
+    "register",
     "morphology",
     "multiscale",
     "transform",

@@ -31,7 +31,6 @@ is active (threads, or a ``dask.distributed`` cluster).
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 import pandas as pd
@@ -39,7 +38,8 @@ import scipy.ndimage as ndi
 import xarray as xr
 
 from .errors import BadInputError
-from .image import as_image, geometry, like
+from .image import geometry, like
+from .io import load_image
 
 __all__ = ["ejection_fraction", "EjectionFraction", "find_seed", "category"]
 
@@ -138,28 +138,6 @@ class EjectionFraction:
             for name, k in frames.items()
         }
         return outlines(pairs, path=path)
-
-
-def _load(cine):
-    """``(image, name for messages)`` from a DataArray, a store URL or a DICOM folder/URL."""
-    if isinstance(cine, (str, os.PathLike)):
-        from .io.storage import exists, join
-
-        url = str(cine)
-        if exists(join(url, "zarr.json")):
-            from .io.zarr_store import open_image
-
-            return open_image(url), url
-        from .io.dicom_read import read_dicom
-
-        return read_dicom(url), url
-    image = as_image(cine)
-    source = image.attrs.get("source")
-    if image.attrs.get("store"):
-        return image, image.attrs["store"]
-    if isinstance(source, dict) and source.get("series_uid"):
-        return image, f"series {source['series_uid']}"
-    return image, "image"
 
 
 def _in_plane_distance_mm(shape_yx, point_yx, spacing_yx):
@@ -277,7 +255,7 @@ def find_seed(cine, *, smooth_mm: float = 2.0):
     Looks at the maximum over time of the middle half of the slices (a small
     computation: one image per slice), where the LV shows at its largest. Returns ``(z, y, x)`` in the image's coords (mm).
     """
-    return _find_seed(*_load(cine), smooth_mm=smooth_mm)
+    return _find_seed(*load_image(cine), smooth_mm=smooth_mm)
 
 
 def _find_seed(image, where, *, smooth_mm):
@@ -353,7 +331,7 @@ def ejection_fraction(cine, *, seed_mm=None, threshold=None, smooth_mm: float = 
     >>> abs(result.ef - truth["ef"]) < 0.03, result.category
     (True, 'mildly abnormal')
     """
-    image, where = _load(cine)
+    image, where = load_image(cine)
     if "t" not in image.dims or "z" not in image.dims:
         raise BadInputError(where, f"not a cine series: dims {image.dims}, a (t, z, y, x) stack is needed")
     if image.sizes["t"] < 2:

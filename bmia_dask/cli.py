@@ -144,6 +144,13 @@ def cmd_phantom(args) -> int:
         else:
             print(f"wrote {args.n} subjects (image and label stores) and {written['manifest']}")
         return 0
+    if args.kind == "pair":
+        truth = phantoms.write_pair(args.dst)
+        if args.json:
+            _print_json(truth)
+        else:
+            print(f"wrote {truth['fixed']}, {truth['moving']} and the transform between them (truth.json)")
+        return 0
     if args.kind == "ct":
         truth = phantoms.write_ct(args.dst, shape=tuple(args.shape or (40, 96, 96)), seed=args.seed)
     else:
@@ -175,6 +182,35 @@ def cmd_ef(args) -> int:
           f"  ESV {result.esv_ml:.1f} mL (frame {result.es_index})")
     for url in report.get("written", []):
         print(f"  wrote {url}")
+    return 0
+
+
+def cmd_register(args) -> int:
+    from .io import load_image
+    from .progress import progress_bar
+    from .registration import register
+
+    moving, fixed = load_image(args.moving)[0], load_image(args.fixed)[0]
+    with progress_bar("reading the pyramid levels", enabled=not args.quiet):
+        result = register(moving, fixed, transform=args.transform, cost=args.cost)
+    report = {**result.to_dict(), "out": result.save(args.out)}
+    if args.apply:
+        from .io.zarr_store import to_zarr
+
+        with progress_bar("resampling MOVING onto FIXED", enabled=not args.quiet):
+            report["applied"] = to_zarr(result.apply(), args.apply, overwrite=args.overwrite)
+    if args.plot:
+        result.plot(args.plot)
+        report["plot"] = args.plot
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"{args.transform} ({args.cost}): {report['initial_cost_value']:.4g} -> {report['cost_value']:.4g}, "
+          f"rotation {report['rotation_degrees']:.2f} deg, translation "
+          + "(" + ", ".join(f"{v:.2f}" for v in report["translation_mm"]) + ") mm")
+    for key in ("out", "applied", "plot"):
+        if key in report:
+            print(f"  wrote {report[key]}")
     return 0
 
 
@@ -283,8 +319,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", metavar="PNG", help="write the box plot and scatter there")
     q.set_defaults(func=cmd_cohort_compare)
 
-    p = sub.add_parser("phantom", parents=[common], help="write a synthetic DICOM series or cohort with known truth")
-    p.add_argument("kind", choices=["ct", "cine", "cohort"])
+    p = sub.add_parser("register", parents=[common], help="align MOVING onto FIXED in patient space (LPS mm)")
+    p.add_argument("moving", help="store or DICOM folder/URL of the image to move")
+    p.add_argument("fixed", help="store or DICOM folder/URL of the reference image")
+    p.add_argument("--out", required=True, metavar="T.json", help="write the 4x4 transform (moving -> fixed) there")
+    p.add_argument("--transform", choices=["translation", "rigid", "affine"], default="rigid")
+    p.add_argument("--cost", choices=["mae", "ncc", "iou", "mi"], default="mae",
+                   help="mae: same modality; ncc: other scaling; iou: masks; mi: other modalities")
+    p.add_argument("--apply", metavar="STORE", help="also resample MOVING onto FIXED's grid into this store")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --apply store")
+    p.add_argument("--plot", metavar="PNG", help="checkerboards before and after, and the cost")
+    p.set_defaults(func=cmd_register)
+
+    p = sub.add_parser("phantom", parents=[common],
+                       help="write a synthetic DICOM series, cohort or registration pair with known truth")
+    p.add_argument("kind", choices=["ct", "cine", "cohort", "pair"])
     p.add_argument("dst", help="folder to write to")
     p.add_argument("--n", type=int, default=40, help="cohort: number of subjects")
     p.add_argument("--shape", type=int, nargs=3, metavar=("Z", "Y", "X"), help="ct: volume shape")

@@ -20,6 +20,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 __all__ = [
     "write_series", "write_ct", "write_cine", "write_cohort", "cine_volumes", "ct_volume", "head", "rigid", "rotation",
+    "write_pair",
 ]
 
 _SOP_CLASS = {
@@ -82,13 +83,13 @@ _HEAD = [
 ]
 
 
-def head(shape, *, spacing=(1.0, 1.0, 1.0), origin=None, direction=None, transform=None, edge_mm=1.5,
+def head(shape, *, spacing=(1.0, 1.0, 1.0), origin=None, direction=None, transform=None, edge_mm=None,
          chunks=None):
     """An analytic head (skull, brain, ventricles, lesion, nose) sampled on a grid, as an image.
 
-    Every edge is a smooth ramp about ``edge_mm`` wide, so the picture has no
-    aliasing whatever the grid and a registration can find its pose to a
-    fraction of a voxel. ``transform`` (4x4, LPS mm) places the head: the
+    Every edge is a smooth ramp about ``edge_mm`` wide (default: the largest
+    voxel size, as a scanner's partial volume blurs it), so the picture does
+    not alias and a registration can find its pose to a fraction of a voxel. ``transform`` (4x4, LPS mm) places the head: the
     image shows at ``p`` what the untransformed head has at ``transform @ p``,
     so ``bd.transform.apply(image, transform)`` brings it back, and
     :func:`bmia_dask.register` of this image onto an untransformed one
@@ -113,6 +114,7 @@ def head(shape, *, spacing=(1.0, 1.0, 1.0), origin=None, direction=None, transfo
     shape = tuple(int(n) for n in shape)
     spacing = np.broadcast_to(np.asarray(spacing, dtype=float), (3,))
     direction = np.eye(3) if direction is None else np.asarray(direction, dtype=float)
+    edge_mm = float(spacing.max()) if edge_mm is None else float(edge_mm)
     if origin is None:  # the grid's centre at the head's centre
         origin = -direction @ ((np.array(shape[::-1]) - 1) / 2 * spacing[::-1])
     image = from_array(np.zeros(shape, np.float32), spacing=spacing, origin=origin, direction=direction, modality="MR")
@@ -128,6 +130,39 @@ def head(shape, *, spacing=(1.0, 1.0, 1.0), origin=None, direction=None, transfo
         values += value / (1 + np.exp(-(1 - radius) * min(axes) / (edge_mm / 4)))
     return from_array(values.reshape(shape).astype(np.float32), spacing=spacing, origin=origin,
                       direction=direction, modality="MR", chunks=chunks)
+
+
+def write_pair(folder, *, rotation_deg=(3.0, -2.0, 5.0), translation_mm=(4.0, -3.0, 2.5), levels: int = 1) -> dict:
+    """Two head stores from different scans and the transform between them, for registration.
+
+    ``fixed.ome.zarr``: 2.5 mm isotropic, axial. ``moving.ome.zarr``: 3.0 x
+    2.6 x 2.4 mm, tilted 10 and -15 degrees, showing the head moved by the
+    rigid transform (degrees about L, P, S, then mm). ``truth.json`` holds the
+    4x4 moving -> fixed matrix that a registration should find.
+
+    Examples
+    --------
+    >>> import tempfile, bmia_dask as bd
+    >>> truth = bd.phantoms.write_pair(tempfile.mkdtemp())
+    >>> sorted(truth)
+    ['fixed', 'matrix_lps_mm', 'moving', 'rotation_deg', 'translation_mm']
+    """
+    from .io import storage
+    from .io.zarr_store import to_zarr
+
+    matrix = rigid(*rotation_deg, translation_mm=translation_mm)
+    fixed = head((60, 68, 60), spacing=2.5, chunks=(32, 32, 32))
+    moving = head((52, 66, 64), spacing=(3.0, 2.6, 2.4), direction=rotation(10, 0, -15), transform=matrix,
+                  chunks=(32, 32, 32))
+    truth = {
+        "fixed": to_zarr(fixed, storage.join(str(folder), "fixed.ome.zarr"), levels=levels),
+        "moving": to_zarr(moving, storage.join(str(folder), "moving.ome.zarr"), levels=levels),
+        "matrix_lps_mm": matrix.tolist(),
+        "rotation_deg": list(rotation_deg),
+        "translation_mm": list(translation_mm),
+    }
+    storage.write_bytes(storage.join(str(folder), "truth.json"), json.dumps(truth, indent=2).encode())
+    return truth
 
 
 def write_series(

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 
 from .image import as_image, spatial_dims  # noqa: E402
 
-__all__ = ["orthogonal_views", "volume_curve", "outlines", "group_boxplot"]
+__all__ = ["orthogonal_views", "volume_curve", "outlines", "group_boxplot", "checkerboard", "registration_figure"]
 
 
 def _extent(image, dims):
@@ -191,3 +191,75 @@ def group_boxplot(data, value: str, group: str, *, scatter_x=None, scatter_y=Non
         fig.suptitle(title)
     _save(fig, path)
     return fig
+
+
+def _middle_planes(image):
+    """``[(title, 2D slice, (row dim, col dim))]``: the three middle planes of a volume, or the 2D image."""
+    if spatial_dims(image) == ("y", "x"):
+        return [("", image, ("y", "x"))]
+    views = [("axial", "z", ("y", "x")), ("coronal", "y", ("z", "x")), ("sagittal", "x", ("z", "y"))]
+    return [(title, image.isel({dim: image.sizes[dim] // 2}), dims) for title, dim, dims in views]
+
+
+def _normalised(values, where):
+    low, high = np.percentile(values[where], [1, 99]) if where.any() else (0.0, 1.0)
+    return np.clip((values - low) / (high - low if high > low else 1.0), 0, 1)
+
+
+def checkerboard(fixed_slice, moving_slice, *, tiles: int = 8) -> np.ndarray:
+    """Alternating square tiles of two slices of one grid (each scaled to [0, 1]): edges that
+    break at the tile borders show misalignment."""
+    a, b = np.asarray(fixed_slice, float), np.asarray(moving_slice, float)
+    both = np.isfinite(a) & np.isfinite(b)  # scaled on the same voxels, so equal tissue looks equal
+    a, b = _normalised(a, both), _normalised(b, both)
+    rows, cols = np.indices(a.shape)
+    size = max(1, max(a.shape) // tiles)
+    return np.where(((rows // size) + (cols // size)) % 2 == 0, a, np.nan_to_num(b))
+
+
+def registration_figure(result, path=None):
+    """Checkerboards of fixed and moving, after centre-of-mass alignment and after registration,
+    on the fixed grid's middle planes, and the cost at each iteration.
+
+    ``result`` is a :class:`bmia_dask.registration.Registration`; only the
+    slices shown are resampled and computed.
+    """
+    from .transform import apply
+
+    fixed = result.fixed
+    planes = _middle_planes(fixed)
+    stages = [("centre of mass", result.initial), ("registered", result.transform)]
+    fig, axes = plt.subplots(2, len(planes) + 1, figsize=(4.2 * (len(planes) + 1), 8), layout="constrained",
+                             squeeze=False)
+    for row, (stage, matrix) in enumerate(stages):
+        moved = apply(result.moving.astype(np.float32), matrix, like=fixed, cval=np.nan)
+        for ax, (title, plane, dims) in zip(axes[row], planes):
+            index = {d: plane[d] for d in set(fixed.dims) - set(dims)}
+            moved_plane = moved.sel(index, method="nearest") if index else moved
+            board = checkerboard(plane.transpose(*dims).values, moved_plane.transpose(*dims).values)
+            ax.imshow(board, cmap="gray", extent=_extent(plane, dims), origin="lower" if dims[0] == "z" else "upper",
+                      interpolation="nearest")
+            ax.set_title(f"{stage}: {title}".rstrip(": "))
+            ax.set_xlabel(f"{dims[1]} (mm)")
+            ax.set_ylabel(f"{dims[0]} (mm)")
+    history = result.history
+    ax = axes[0][-1]
+    for level, rows in history.groupby("level", sort=False):
+        ax.plot(rows["iteration"], rows["cost"], "o-", label=f"level {level} ({rows['spacing_mm'].iloc[0]:.1f} mm)")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(result.cost_name)
+    ax.legend()
+    ax.set_title(f"{result.kind} registration")
+    axes[1][-1].axis("off")
+    axes[1][-1].text(0.0, 0.5, _registration_text(result), family="monospace", va="center")
+    _save(fig, path)
+    return fig
+
+
+def _registration_text(result) -> str:
+    from .registration import rotation_degrees
+
+    rows = [" ".join(f"{v:8.3f}" for v in row) for row in result.transform[:3]]
+    return "\n".join([f"{result.cost_name}: {result.initial_cost:.4g} -> {result.cost:.4g}",
+                      f"rotation {rotation_degrees(result.transform):.2f} deg",
+                      "moving -> fixed (LPS mm):", *rows])
