@@ -191,8 +191,13 @@ def cmd_register(args) -> int:
     from .registration import register
 
     moving, fixed = load_image(args.moving)[0], load_image(args.fixed)[0]
-    with progress_bar("reading the pyramid levels", enabled=not args.quiet):
-        result = register(moving, fixed, transform=args.transform, cost=args.cost)
+    try:
+        with progress_bar("reading the pyramid levels", enabled=not args.quiet):
+            result = register(moving, fixed, transform=args.transform, cost=args.cost)
+    except BadInputError:
+        raise
+    except ValueError as error:  # the pair itself is unusable: no overlap, 2D against 3D, ...
+        raise BadInputError(args.moving, f"cannot be registered onto {args.fixed}: {error}") from None
     report = {**result.to_dict(), "out": result.save(args.out)}
     if args.apply:
         from .io.zarr_store import to_zarr

@@ -69,9 +69,14 @@ def ncc_of(a, b, weight=None):
 
 def mutual_information_of(a, b, weight=None, *, bins=32, ranges):
     """Mutual information (nats) from the joint histogram over ``ranges``."""
-    histogram2d = da.histogram2d if isinstance(a, da.Array) else np.histogram2d
-    joint, _, _ = histogram2d(a.ravel(), b.ravel(), bins=bins, range=ranges,
-                              weights=None if weight is None else weight.ravel().astype(np.float64))
+    weights = None if weight is None else weight.ravel().astype(np.float64)
+    if isinstance(a, da.Array):
+        joint, _, _ = da.histogram2d(a.ravel(), b.ravel(), bins=bins, range=ranges, weights=weights)
+    else:  # equal bins by arithmetic: many times faster than np.histogram2d, for the optimiser
+        (low_a, high_a), (low_b, high_b) = ranges
+        index_a = np.clip(((a.ravel() - low_a) * (bins / (high_a - low_a))).astype(np.intp), 0, bins - 1)
+        index_b = np.clip(((b.ravel() - low_b) * (bins / (high_b - low_b))).astype(np.intp), 0, bins - 1)
+        joint = np.bincount(index_a * bins + index_b, weights, minlength=bins * bins).reshape(bins, bins)
     return _mutual_information(joint)
 
 

@@ -151,9 +151,9 @@ def write_pair(folder, *, rotation_deg=(3.0, -2.0, 5.0), translation_mm=(4.0, -3
     from .io.zarr_store import to_zarr
 
     matrix = rigid(*rotation_deg, translation_mm=translation_mm)
-    fixed = head((60, 68, 60), spacing=2.5, chunks=(32, 32, 32))
+    fixed = head((60, 68, 60), spacing=2.5, edge_mm=3.0, chunks=(32, 32, 32))
     moving = head((52, 66, 64), spacing=(3.0, 2.6, 2.4), direction=rotation(10, 0, -15), transform=matrix,
-                  chunks=(32, 32, 32))
+                  edge_mm=3.0, chunks=(32, 32, 32))
     truth = {
         "fixed": to_zarr(fixed, storage.join(str(folder), "fixed.ome.zarr"), levels=levels),
         "moving": to_zarr(moving, storage.join(str(folder), "moving.ome.zarr"), levels=levels),

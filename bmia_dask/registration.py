@@ -216,20 +216,34 @@ class _Level:
             self.options["ranges"] = [[values.min(), values.max() + 1e-9],
                                       [self.moving.min(), self.moving.max() + 1e-9]]
         self.spacing = float(np.mean(geometry(fixed).spacing[3 - self.n:]))
+        self.eps = 0.01 * float(np.ptp(self.values) or 1.0)
 
-    def value(self, fixed_to_moving: np.ndarray) -> float:
-        """The metric (not signed) at a pose, NaN when the overlap is too small."""
+    def _sampled(self, fixed_to_moving: np.ndarray):
+        """The moving values at the fixed samples and where they exist (None: too little overlap)."""
         index_map = self.moving_affine_inv @ fixed_to_moving @ self.fixed_affine
         coords = (self.index @ index_map.T)[:, 3 - self.n:3].T
         sampled = ndi.map_coordinates(self.moving, coords, order=1, mode="constant", cval=np.nan)
         weight = np.isfinite(sampled)
         if weight.sum() < _MIN_OVERLAP * len(weight):
+            return None, None
+        return np.where(weight, sampled, 0.0), weight
+
+    def value(self, fixed_to_moving: np.ndarray) -> float:
+        """The metric (not signed) at a pose, NaN when the overlap is too small."""
+        sampled, weight = self._sampled(fixed_to_moving)
+        if sampled is None:
             return np.nan
-        return float(self.formula(self.values, np.where(weight, sampled, 0.0), weight, **self.options))
+        return float(self.formula(self.values, sampled, weight, **self.options))
 
     def objective(self, fixed_to_moving: np.ndarray) -> float:
-        value = self.value(fixed_to_moving)
-        return 1e12 if np.isnan(value) else self.sign * value
+        sampled, weight = self._sampled(fixed_to_moving)
+        if sampled is None:
+            return 1e12
+        if self.formula is compare.mae_of:
+            # |d| has a kink at 0 that stalls line searches: minimise its smooth twin
+            # sqrt(d^2 + eps^2) (Charbonnier), which has the same minimiser as eps -> 0
+            return float(compare._mean(np.sqrt((self.values - sampled) ** 2 + self.eps**2), weight))
+        return self.sign * float(self.formula(self.values, sampled, weight, **self.options))
 
 
 # --- the public call ------------------------------------------------------------------------
@@ -395,8 +409,8 @@ def _optimise(pose, params, level: _Level, level_index: int, rows: list, *, fina
     record(params)
     result = scipy.optimize.minimize(
         lambda p: level.objective(pose.fixed_to_moving(p)), params, method="Powell", callback=record,
-        options={"direc": np.diag(pose.steps(level.spacing)), "xtol": 0.01 * (level.spacing if final else 1.0),
-                 "ftol": 1e-7, "maxfev": 4000},
+        options={"direc": np.diag(pose.steps(level.spacing)), "xtol": (0.01 if final else 0.05) * level.spacing,
+                 "ftol": 1e-6 if final else 1e-4, "maxfev": 4000},
     )
     return result.x
 
