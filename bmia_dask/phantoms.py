@@ -107,7 +107,7 @@ def head(shape, *, spacing=(1.0, 1.0, 1.0), origin=None, direction=None, transfo
     >>> import bmia_dask as bd
     >>> image = bd.phantoms.head((40, 48, 40), spacing=4.0)
     >>> image.shape, round(float(image.max()), 2)
-    ((40, 48, 40), 1.64)
+    ((40, 48, 40), 1.33)
     """
     from .image import from_array
 

@@ -10,7 +10,10 @@ import numpy as np  # noqa: E402
 
 from .image import as_image, spatial_dims  # noqa: E402
 
-__all__ = ["orthogonal_views", "volume_curve", "outlines", "group_boxplot", "checkerboard", "registration_figure"]
+__all__ = [
+    "slice_grid", "orthogonal_views", "fly_through", "overlay", "histogram", "volume_curve", "outlines", "group_boxplot",
+    "checkerboard", "registration_figure",
+]
 
 
 def _extent(image, dims):
@@ -263,3 +266,207 @@ def _registration_text(result) -> str:
     return "\n".join([f"{result.cost_name}: {result.initial_cost:.4g} -> {result.cost:.4g}",
                       f"rotation {rotation_degrees(result.transform):.2f} deg",
                       "moving -> fixed (LPS mm):", *rows])
+
+
+def _frame(image, t: int):
+    image = as_image(image)
+    return image.isel(t=t) if "t" in image.dims else image
+
+
+def _plane_dims(axis: str):
+    return {"z": ("y", "x"), "y": ("z", "x"), "x": ("z", "y")}[axis]
+
+
+def _show(ax, plane, dims, *, cmap="gray", vmin=None, vmax=None, **options):
+    """Draw a 2D slice to scale in mm (z up); returns the AxesImage."""
+    shown = ax.imshow(np.asarray(plane.transpose(*dims).values), cmap=cmap, vmin=vmin, vmax=vmax,
+                      extent=_extent(plane, dims), origin="lower" if dims[0] == "z" else "upper",
+                      interpolation="nearest", **options)
+    ax.set_aspect("equal")
+    return shown
+
+
+def _chosen_slices(image, axis: str, every, n: int):
+    size = image.sizes[axis]
+    if every is not None:
+        if int(every) != every or every < 1:
+            raise ValueError(f"every must be a whole number >= 1, got {every!r}")
+        return list(range(0, size, int(every)))
+    return sorted(set(np.linspace(0, size - 1, min(n, size)).round().astype(int).tolist()))
+
+
+def slice_grid(image, *, axis: str = "z", every=None, n: int = 12, columns: int = 6, t: int = 0,
+               cmap: str = "gray", path=None, title=None):
+    """A grid of slices along ``axis``: every ``every``-th one, or ``n`` evenly spaced.
+
+    The course's subplot grid of a volume, each panel titled by its position in
+    mm. Only the slices shown are computed (in one pass).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = bd.from_array(np.random.rand(20, 16, 16), spacing=(2.0, 1.0, 1.0))
+    >>> fig = bd.plot.slice_grid(image, every=5)
+    >>> [ax.get_title() for ax in fig.axes if ax.images]
+    ['z = 0.0 mm', 'z = 10.0 mm', 'z = 20.0 mm', 'z = 30.0 mm']
+    """
+    import dask
+
+    image = _frame(image, t)
+    if axis not in spatial_dims(image) or len(spatial_dims(image)) != 3:
+        raise ValueError(f"axis must be a spatial dim of a 3D image, got {axis!r} for dims {image.dims}")
+    indices = _chosen_slices(image, axis, every, n)
+    slices = dask.compute(*[image.isel({axis: k}) for k in indices])
+    low, high = _display_range(slices)
+    rows = -(-len(slices) // columns)
+    fig, axes = plt.subplots(rows, min(columns, len(slices)), figsize=(2.4 * min(columns, len(slices)), 2.5 * rows),
+                             layout="constrained", squeeze=False)
+    dims = _plane_dims(axis)
+    for ax, plane in zip(axes.ravel(), slices):
+        _show(ax, plane, dims, cmap=cmap, vmin=low, vmax=high)
+        ax.set_title(f"{axis} = {float(plane[axis]):.1f} mm")
+    for ax in axes.ravel():
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+    return fig
+
+
+def fly_through(image, path, *, axis: str = "z", every: int = 1, t: int = 0, fps: int = 10, cmap: str = "gray"):
+    """An animated GIF that steps through every ``every``-th slice along ``axis``.
+
+    Slices are computed a chunk-thickness at a time, so a large volume is
+    never held whole. Returns the Figure (showing the last slice).
+    """
+    import tempfile
+
+    from matplotlib.animation import PillowWriter
+
+    from .io.storage import write_bytes
+
+    image = _frame(image, t)
+    if axis not in spatial_dims(image) or len(spatial_dims(image)) != 3:
+        raise ValueError(f"axis must be a spatial dim of a 3D image, got {axis!r} for dims {image.dims}")
+    indices = _chosen_slices(image, axis, every, 0)
+    middle = image.isel({axis: image.sizes[axis] // 2}).compute()
+    low, high = _display_range([middle])
+    dims = _plane_dims(axis)
+    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+    shown = _show(ax, middle, dims, cmap=cmap, vmin=low, vmax=high)
+    ax.set_xlabel(f"{dims[1]} (mm)")
+    ax.set_ylabel(f"{dims[0]} (mm)")
+    chunk = image.chunks[image.dims.index(axis)][0] if image.chunks else len(indices)
+    with tempfile.TemporaryDirectory() as folder:
+        local = f"{folder}/fly.gif"
+        writer = PillowWriter(fps=fps)
+        with writer.saving(fig, local, dpi=80):
+            for start in range(0, len(indices), max(1, chunk // every)):
+                batch = image.isel({axis: indices[start: start + max(1, chunk // every)]}).compute()
+                for k in range(batch.sizes[axis]):
+                    plane = batch.isel({axis: k})
+                    shown.set_data(np.asarray(plane.transpose(*dims).values))
+                    ax.set_title(f"{axis} = {float(plane[axis]):.1f} mm")
+                    writer.grab_frame()
+        with open(local, "rb") as file:
+            write_bytes(str(path), file.read())
+    return fig
+
+
+def _plane_at(image, at_mm, axis="z"):
+    """The 2D slice of ``image`` nearest ``at_mm`` along ``axis`` (the middle one by default)."""
+    if len(spatial_dims(image)) == 2:
+        return image
+    if at_mm is None:
+        return image.isel({axis: image.sizes[axis] // 2})
+    return image.sel({axis: at_mm}, method="nearest")
+
+
+def overlay(image, *, mask=None, labels=None, distance=None, at_mm=None, axis: str = "z", t: int = 0,
+            alpha: float = 0.45, path=None, title=None):
+    """A slice with a mask (red fill and outline), labels (one colour each) or a distance map on it.
+
+    ``image`` and the overlays share a grid; for a volume the slice nearest
+    ``at_mm`` along ``axis`` is drawn (default: the middle one). Only that
+    slice is computed.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = bd.from_array(np.random.rand(4, 32, 32))
+    >>> fig = bd.plot.overlay(image, mask=image > 0.9, labels=bd.label(image > 0.95)[0])
+    >>> len(fig.axes[0].images)
+    3
+    """
+    image = _frame(image, t)
+    layers = {name: _frame(layer, t) for name, layer in (("mask", mask), ("labels", labels), ("distance", distance))
+              if layer is not None}
+    for name, layer in layers.items():
+        if layer.shape != image.shape:
+            raise ValueError(f"{name} of shape {layer.shape} does not match image of shape {image.shape}")
+    dims = ("y", "x") if len(spatial_dims(image)) == 2 else _plane_dims(axis)
+    plane = _plane_at(image, at_mm, axis).compute()
+    fig, ax = plt.subplots(figsize=(6, 5.4), layout="constrained")
+    low, high = _display_range([plane])
+    _show(ax, plane, dims, vmin=low, vmax=high)
+    if "distance" in layers:
+        values = _plane_at(layers["distance"], at_mm, axis).compute()
+        shown = _show(ax, values.where(values > 0), dims, cmap="magma", alpha=0.7)
+        fig.colorbar(shown, ax=ax, label="distance (mm)", shrink=0.8)
+    if "labels" in layers:  # NaN (the background) is transparent
+        values = _plane_at(layers["labels"], at_mm, axis).compute()
+        _show(ax, values.where(values > 0), dims, cmap="rainbow", alpha=alpha, vmin=1,
+              vmax=max(1.0, float(values.max())))
+    if "mask" in layers:
+        values = _plane_at(layers["mask"], at_mm, axis).compute().astype(float)
+        _show(ax, values.where(values > 0), dims, cmap="autumn", alpha=alpha, vmin=0, vmax=1)
+        if values.any():
+            ax.contour(values[dims[1]].values, values[dims[0]].values, values.transpose(*dims).values,
+                       levels=[0.5], colors=["red"], linewidths=1.0)
+    ax.set_xlabel(f"{dims[1]} (mm)")
+    ax.set_ylabel(f"{dims[0]} (mm)")
+    where = [d for d in spatial_dims(image) if d not in dims]
+    ax.set_title(title or (f"{where[0]} = {float(plane[where[0]]):.1f} mm" if where else ""))
+    _save(fig, path)
+    return fig
+
+
+def histogram(image, *, bins: int = 256, min=None, max=None, labels=None, index=None, log: bool = False,
+              path=None, title=None):
+    """Histogram of the values and their cumulative distribution (CDF), as in the course.
+
+    Counted in one lazy pass (:func:`bmia_dask.intensity.histogram`, which
+    also takes ``labels`` / ``index``); the range defaults to the values'.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> fig = bd.plot.histogram(bd.from_array(np.arange(100.0).reshape(4, 5, 5)), bins=10)
+    >>> fig.axes[0].get_ylabel(), fig.axes[1].get_ylabel()
+    ('voxels', 'CDF')
+    """
+    from .intensity import histogram as count, value_range
+
+    image = as_image(image)
+    if min is None or max is None:
+        low, high = value_range(image)
+        min, max = (low if min is None else min), (high if max is None else max)
+    counts = np.asarray(count(image, min, max, bins, labels=labels, index=index), dtype=float)
+    if counts.ndim > 1:
+        counts = counts.sum(axis=0)
+    edges = np.linspace(min, max, bins + 1)
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    ax.stairs(counts, edges, fill=True, alpha=0.6, color="tab:blue")
+    ax.set_xlabel(f"value ({image.attrs.get('units') or 'a.u.'})")
+    ax.set_ylabel("voxels")
+    if log:
+        ax.set_yscale("log")
+    cdf_axis = ax.twinx()
+    total = counts.sum()
+    cdf_axis.plot(edges[1:], np.cumsum(counts) / (total if total else 1.0), color="tab:red")
+    cdf_axis.set_ylabel("CDF")
+    cdf_axis.set_ylim(0, 1.02)
+    if title:
+        ax.set_title(title)
+    _save(fig, path)
+    return fig
