@@ -20,7 +20,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 __all__ = [
     "write_series", "write_ct", "write_cine", "write_cohort", "cine_volumes", "ct_volume", "head", "rigid", "rotation",
-    "write_pair",
+    "write_pair", "radiograph",
 ]
 
 _SOP_CLASS = {
@@ -130,6 +130,49 @@ def head(shape, *, spacing=(1.0, 1.0, 1.0), origin=None, direction=None, transfo
         values += value / (1 + np.exp(-(1 - radius) * min(axes) / (edge_mm / 4)))
     return from_array(values.reshape(shape).astype(np.float32), spacing=spacing, origin=origin,
                       direction=direction, modality="MR", chunks=chunks)
+
+
+def _segment_distance(y, x, start, end):
+    """Distance (pixels) from every pixel to the segment ``start``-``end``."""
+    (y0, x0), (y1, x1) = start, end
+    dy, dx = y1 - y0, x1 - x0
+    t = np.clip(((y - y0) * dy + (x - x0) * dx) / (dy * dy + dx * dx), 0, 1)
+    return np.hypot(y - (y0 + t * dy), x - (x0 + t * dx))
+
+
+def radiograph(shape=(256, 256), *, seed: int = 0) -> np.ndarray:
+    """A hand radiograph (uint8): soft tissue about 90, bones about 190, a dark background.
+
+    A palm and five fingers, each with its bones (metacarpals and phalanges
+    with joint gaps), smooth edges and noise: the course's chapter 2 image.
+
+    Examples
+    --------
+    >>> image = radiograph((128, 128))
+    >>> image.dtype, image.shape, bool(image.max() > 150 and image.min() < 40)
+    (dtype('uint8'), (128, 128), True)
+    """
+    rows, cols = shape
+    y, x = np.mgrid[0:rows, 0:cols].astype(float)
+    scale = min(rows, cols) / 256
+    soft = ((y - 175 * scale) / (62 * scale)) ** 2 + ((x - 128 * scale) / (58 * scale)) ** 2 <= 1
+    bone = np.zeros(shape, bool)
+    fingers = [(-40, 36, 0.75), (-20, 18, 0.95), (0, 12, 1.0), (20, 18, 0.9), (42, 70, 0.6)]  # x offset, top y, length
+    for dx, top, length in fingers:
+        base = np.array([150.0 * scale, (128 + dx) * scale])
+        tip = np.array([top * scale, (128 + dx * (1.6 if dx == 42 else 1.2)) * scale])
+        soft |= _segment_distance(y, x, base, tip) <= 11 * scale
+        palm_end = np.array([215.0 * scale, (128 + dx * 0.6) * scale])
+        bone |= _segment_distance(y, x, palm_end + (base - palm_end) * 0.1, base - (base - palm_end) * 0.05) <= 5 * scale
+        for a, b in ((0.04, 0.42), (0.47, 0.74), (0.79, 0.97)):  # phalanges with joint gaps
+            bone |= _segment_distance(y, x, base + (tip - base) * a, base + (tip - base) * b) <= 4.5 * scale * length
+    soft |= (np.abs(x - 128 * scale) < 40 * scale) & (y > 215 * scale)  # the wrist
+    bone |= (np.abs(x - 128 * scale) < 28 * scale) & (y > 222 * scale) & (np.abs(x - 128 * scale) > 4 * scale)
+    values = 12.0 + 78.0 * soft + 100.0 * (bone & soft)
+    from scipy.ndimage import gaussian_filter
+
+    values = gaussian_filter(values, 1.2 * scale) + np.random.default_rng(seed).normal(0, 4, shape)
+    return np.clip(np.round(values), 0, 255).astype(np.uint8)
 
 
 def write_pair(folder, *, rotation_deg=(3.0, -2.0, 5.0), translation_mm=(4.0, -3.0, 2.5), levels: int = 1) -> dict:
