@@ -133,3 +133,55 @@ def _merge_small(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...]:
         last = merged.pop()
         merged[-1] += last
     return tuple(merged)
+
+
+def _first(value, _after):
+    return value
+
+
+def _complete(array) -> bool:
+    """Whether every dependency of the optimised graph is in it (dask's clone drops some)."""
+    from dask._task_spec import convert_legacy_graph
+
+    try:
+        graph = convert_legacy_graph(dict(array.__dask_optimize__(array.__dask_graph__(), array.__dask_keys__())))
+    except ValueError:
+        return False
+    return all(dependency in graph for node in graph.values() for dependency in node.dependencies)
+
+
+def fresh_copy(data, *, after=None):
+    """The same dask array under new keys: a task that needs its chunks computes them
+    again instead of sharing (and holding) the original ones.
+
+    With ``after`` (a ``dask.delayed`` value) the copy's first tasks wait for it,
+    so its chunks are read only once ``after`` is done. This is dask's ``clone``
+    and ``bind``, which keep the graph's layers (and so its fusion); they lose
+    keys on arrays with a slicing layer (``image.isel(t=3)``, see dask-ms#374),
+    and then the graph is renamed here key by key instead.
+    """
+    import dask.array as da
+    from dask._task_spec import Task, TaskRef, convert_legacy_graph
+    from dask.base import tokenize
+    from dask.graph_manipulation import bind, clone
+
+    copy = clone(data) if after is None else bind(data, after)
+    if _complete(copy):
+        return copy
+    graph = convert_legacy_graph(dict(data.__dask_graph__()))
+    token = tokenize(data, after, "fresh-copy")
+
+    def rename(key, suffix=""):
+        name = f"{key[0] if isinstance(key, tuple) else key}-{token}{suffix}"
+        return (name, *key[1:]) if isinstance(key, tuple) else name
+
+    renamed = {key: rename(key) for key in graph}
+    tasks = {renamed[key]: node.substitute(renamed, key=renamed[key]) for key, node in graph.items()}
+    if after is not None:
+        tasks.update(convert_legacy_graph(dict(after.__dask_graph__())))
+        for key, node in graph.items():
+            if not node.dependencies:  # a first task: runs once ``after`` is done
+                inner = rename(key, "-before")
+                tasks[inner] = node.substitute(renamed, key=inner)
+                tasks[renamed[key]] = Task(renamed[key], _first, TaskRef(inner), TaskRef(after.key))
+    return da.Array(tasks, f"{data.name}-{token}", chunks=data.chunks, dtype=data.dtype, meta=data._meta)

@@ -27,10 +27,9 @@ import dask.array as da
 import numba
 import numpy as np
 from dask.base import tokenize
-from dask.graph_manipulation import clone
 from dask.highlevelgraph import HighLevelGraph
 
-from ._chunked import per_axis, spatial_axes
+from ._chunked import fresh_copy, per_axis, spatial_axes
 from .image import as_image, like, spacing
 
 __all__ = ["distance_transform_edt"]
@@ -219,15 +218,13 @@ def _graph(data, axes, weights, dtype):
     """Chains of planes along the first axis, then one task per slab.
 
     Only planes travel between groups. The mask's groups are computed twice (a
-    clone of their graph feeds the slabs), so none is held while the chains
+    fresh copy of their graph feeds the slabs), so none is held while the chains
     wait for the last group: memory stays at a few groups.
     """
     axis = axes[0]
     chunks, slabs = _layout(data, axes)
     groups = data.rechunk(chunks)
-    # clone the source, then rechunk: a clone of the rechunked array loses keys
-    # when dask optimises the graph (seen with dask 2026.8)
-    again = clone(data).rechunk(chunks)
+    again = fresh_copy(data).rechunk(chunks)
     token = tokenize(groups, axes, weights, dtype)
     bounds, before, after, edges, name = (f"edt-{k}-{token}" for k in ("bounds", "before", "after", "edges", "slab"))
     starts = np.concatenate([[0], np.cumsum(chunks[axis])[:-1]]).astype(int)

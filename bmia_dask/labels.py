@@ -26,9 +26,9 @@ import scipy.ndimage as ndi
 import scipy.sparse
 import scipy.sparse.csgraph
 from dask.base import tokenize
-from dask.graph_manipulation import bind
 from dask.highlevelgraph import HighLevelGraph
 
+from ._chunked import fresh_copy
 from .image import as_image, like
 
 __all__ = ["label"]
@@ -236,7 +236,7 @@ def label(mask, structure=None, dims=None):
     # the final pass labels a clone of the mask's graph, bound to start after the
     # merge: the mask's chunks are not held from the first pass to the last (out of
     # core), they are read or computed again, one after the other
-    again = bind(data, merged)
+    again = fresh_copy(data, after=merged)
     graph = {
         (name, *index): (_relabel, (again.name, *index), merged.key, index, kernel)
         for index in np.ndindex(*grid_shape)

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import dask
 import dask.array as da
-from dask.graph_manipulation import clone
 import numpy as np
 import pandas as pd
-import xarray as xr
 
-from .image import SPATIAL_DIMS, as_image, geometry, require_same_shape, spacing
+from ._chunked import fresh_copy
+from .image import SPATIAL_DIMS, as_image, geometry, like, require_same_shape, spacing
 from .intensity import histogram
 
 __all__ = [
@@ -143,10 +142,10 @@ def _raw_table(labels, image=None) -> pd.DataFrame:
     if with_values:
         image = as_image(image)
         require_same_shape(labels, image, "labels", "image")
-        # a clone: the image's chunks may also feed the labels (image -> filter ->
-        # label); a chunk of its own is read in the same task as its table, and
+        # a fresh copy: the image's chunks may also feed the labels (image -> filter
+        # -> label); a chunk of its own is read in the same task as its table, and
         # none is held until the labels' last pass
-        arrays.append(clone(image.data).rechunk(data.chunks))
+        arrays.append(fresh_copy(image.data).rechunk(data.chunks))
     tables = da.map_blocks(_block_entry, *arrays, with_values=with_values, dtype=object,
                            chunks=tuple((1,) * n for n in data.numblocks))
     tables = list(tables.to_delayed().ravel())
@@ -234,13 +233,12 @@ def _per_index(image, labels, index, column):
     """scipy's (input, labels, index) convention over one combined table."""
     image = as_image(image)
     if labels is None:
-        labels = xr.zeros_like(image, dtype=np.int8) + 1
+        # ones of their own, not derived from the image: sharing its graph breaks dask's fusion
+        labels = like(image, da.ones(image.shape, dtype=np.int8, chunks=image.data.chunks))
         index = 1 if index is None else index
+    elif index is None:  # scipy: all labelled voxels together, one value
+        labels, index = as_image(labels) > 0, 1
     raw = _raw_table(labels, image)
-    if index is None:
-        index = raw.index.to_numpy()
-        if len(index) == 0:
-            raise ValueError("labels has no non-zero voxel")
     wanted = np.atleast_1d(index)
     result = [column(raw.loc[i]) if i in raw.index else np.nan for i in wanted]
     return result if np.ndim(index) else result[0]

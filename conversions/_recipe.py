@@ -92,3 +92,21 @@ class Recipe:
         if failed:
             print("disagree: " + ", ".join(failed), file=sys.stderr)
         return 1 if failed else 0
+
+
+def canonical(labels) -> np.ndarray:
+    """Labels renumbered by first appearance (row-major), so that two labellings of one
+    partition compare equal whatever numbers each tool gave."""
+    labels = _values(labels).astype(np.int64)
+    flat = labels.ravel()
+    values, first = np.unique(flat, return_index=True)
+    keep = values != 0
+    order = values[keep][np.argsort(first[keep])]
+    table = np.zeros(int(values.max()) + 1 if values.size else 1, np.int64)
+    table[order] = np.arange(1, len(order) + 1)
+    return table[labels]
+
+
+def boxes(slices) -> np.ndarray:
+    """``find_objects`` output as a ``(n, ndim, 2)`` array of starts and stops."""
+    return np.array([[(s.start, s.stop) for s in box] for box in slices], dtype=float)

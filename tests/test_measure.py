@@ -112,3 +112,19 @@ def test_large_blocks_are_measured_in_slabs(labelled, monkeypatch):
     np.testing.assert_allclose(table["variance"], ndi.variance(values, labels, index), rtol=1e-10)
     positions = [tuple(p) for p in table[["max_position_z", "max_position_y", "max_position_x"]].to_numpy()]
     assert positions == ndi.maximum_position(values, labels, index)
+
+
+def test_scipy_conventions_on_sliced_images():
+    """labels without index: all labelled voxels as one; a frame of a cine (a sliced graph) works."""
+    import scipy.ndimage as ndi
+
+    data = np.random.default_rng(5).random((3, 9, 14, 12))
+    cine = bd.from_array(data, chunks=(1, 4, 5, 5))
+    frame, truth = cine.isel(t=1), data[1]
+    labels = bd.label(frame > 0.7)[0]
+    for name in ("variance", "mean", "sum_labels", "maximum"):
+        ours, theirs = getattr(bd.measure, name), getattr(ndi, name)
+        assert ours(frame) == pytest.approx(theirs(truth))
+        assert ours(frame, frame > 0.7) == pytest.approx(theirs(truth, truth > 0.7))
+        assert ours(frame, labels, index=[1, 2]) == pytest.approx(theirs(truth, labels.values, index=[1, 2]))
+    assert bd.measure.maximum_position(frame) == ndi.maximum_position(truth)
