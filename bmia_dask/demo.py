@@ -11,6 +11,7 @@ from . import cohort, filters, masks, morphology, phantoms, plot
 from .cardiac import ejection_fraction
 from .labels import label
 from .measure import regionprops_table
+from .registration import register, rotation_degrees
 from .io.convert import convert
 from .io.dicom_scan import scan_dicom
 from .io.zarr_store import open_image
@@ -39,10 +40,9 @@ def run_demo(out="bmia-demo", *, progress: bool = True, echo=print) -> dict:
             say(f"   {row.modality} {row.description!r}: {row.n_files} files, shape {row.shape}, "
                 f"spacing {row.spacing} mm, {row.orientation}, problems: {row.problems or 'none'}")
 
-    say(f"3. convert: one OME-Zarr (zarr v3) store per series under {stores}")
-    urls = []
-    for folder in (ct_dicom, cine_dicom):
-        urls += convert(folder, stores, overwrite=True, progress=progress)
+    say(f"3. convert: one OME-Zarr (zarr v3) store per series under {stores} (the CT with a 3-level pyramid)")
+    urls = convert(ct_dicom, stores, overwrite=True, levels=3, progress=progress)
+    urls += convert(cine_dicom, stores, overwrite=True, progress=progress)
     for url in urls:
         say(f"   {url}")
 
@@ -93,6 +93,13 @@ def run_demo(out="bmia-demo", *, progress: bool = True, echo=print) -> dict:
         "lesion_centroid_mm": [float(lesion_table[f"centroid_{d}_mm"].iloc[0]) for d in "zyx"],
     }
     say("   " + ", ".join(f"{k}={v}" for k, v in report["measurements"].items()))
+    centre_z = float(lesion_table["centroid_z_mm"].iloc[0])
+    report["figures"] = [os.path.join(out, name) for name in ("ct_orthogonal_views.png", "ct_labels.png",
+                                                               "ct_histogram.png")]
+    plot.orthogonal_views(ct, path=report["figures"][0], title="phantom CT (HU), slices to scale in mm")
+    plot.overlay(ct, labels=lungs, mask=lesion > 0, at_mm=centre_z, path=report["figures"][1],
+                 title=f"lungs (labels) and the lesion (mask) at z = {centre_z:.1f} mm")
+    plot.histogram(ct, bins=200, log=True, path=report["figures"][2], title="CT values (HU) and their CDF")
 
     say("6. ejection fraction: the LV segmented in every frame of the cine (one task per frame)")
     with progress_bar("LV, frame by frame", enabled=progress):
@@ -124,10 +131,26 @@ def run_demo(out="bmia-demo", *, progress: bool = True, echo=print) -> dict:
     result.plot(path=cohort_figure)
     say("   raw brain volumes hardly differ (AD's larger heads hide the atrophy); normalised by the skull they do")
 
-    figure = os.path.join(out, "ct_orthogonal_views.png")
-    plot.orthogonal_views(ct, path=figure, title="phantom CT (HU), slices to scale in mm")
-    report["figures"] = [figure] + [f for f in ef_files if f.endswith(".png")] + [cohort_figure]
-    say("8. figures: " + ", ".join(report["figures"]))
+    say("8. registration: a head seen by two scans (other spacing, tilted), aligned in patient space")
+    pair = phantoms.write_pair(os.path.join(out, "pair"))
+    truth = np.array(pair["matrix_lps_mm"])
+    with progress_bar("pyramid levels", enabled=progress):
+        registered = register(open_image(pair["moving"]), open_image(pair["fixed"]), transform="rigid", cost="mae")
+    residual = np.linalg.inv(registered.transform) @ truth
+    report["registration"] = {
+        "rotation_deg": round(rotation_degrees(registered.transform), 3),
+        "rotation_truth_deg": round(rotation_degrees(truth), 3),
+        "error_deg": round(rotation_degrees(residual), 3),
+        "error_mm": round(float(np.linalg.norm(residual[:3, 3])), 3),
+        "mae_before": round(registered.initial_cost, 5),
+        "mae_after": round(registered.cost, 5),
+    }
+    say("   " + ", ".join(f"{k}={v}" for k, v in report["registration"].items()))
+    registration_figure = os.path.join(out, "pair", "registration.png")
+    registered.plot(path=registration_figure)
+
+    report["figures"] += [f for f in ef_files if f.endswith(".png")] + [cohort_figure, registration_figure]
+    say("9. figures: " + ", ".join(report["figures"]))
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
     say(f"report: {os.path.join(out, 'report.json')}")

@@ -383,8 +383,11 @@ def _plane_at(image, at_mm, axis="z"):
 
 
 def overlay(image, *, mask=None, labels=None, distance=None, at_mm=None, axis: str = "z", t: int = 0,
-            alpha: float = 0.45, path=None, title=None):
+            alpha: float = 0.45, colorbar_label: str = "distance (mm)", path=None, title=None):
     """A slice with a mask (red fill and outline), labels (one colour each) or a distance map on it.
+
+    ``distance`` may be any map of positive values (zero is transparent), e.g.
+    an edge magnitude; ``colorbar_label`` names it.
 
     ``image`` and the overlays share a grid; for a volume the slice nearest
     ``at_mm`` along ``axis`` is drawn (default: the middle one). Only that
@@ -412,7 +415,7 @@ def overlay(image, *, mask=None, labels=None, distance=None, at_mm=None, axis: s
     if "distance" in layers:
         values = _plane_at(layers["distance"], at_mm, axis).compute()
         shown = _show(ax, values.where(values > 0), dims, cmap="magma", alpha=0.7)
-        fig.colorbar(shown, ax=ax, label="distance (mm)", shrink=0.8)
+        fig.colorbar(shown, ax=ax, label=colorbar_label, shrink=0.8)
     if "labels" in layers:  # NaN (the background) is transparent
         values = _plane_at(layers["labels"], at_mm, axis).compute()
         _show(ax, values.where(values > 0), dims, cmap="rainbow", alpha=alpha, vmin=1,

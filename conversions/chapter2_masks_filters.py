@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     recipe.check("sobel, axis 1", sobel_ax1, bd.filters.sobel(as_float, axis=1), atol=1e-9)
     magnitude = bd.filters.edge_magnitude(as_float)
     recipe.check("edge magnitude", edges, magnitude, atol=1e-9)
-    bd.plot.overlay(image, distance=magnitude, path=recipe.figure("edges.png"), title="edge magnitude")
+    bd.plot.overlay(image, distance=magnitude, colorbar_label="edge magnitude", path=recipe.figure("edges.png"),
+                    title="Sobel edge magnitude on the radiograph")
     return recipe.finish()
 
 
