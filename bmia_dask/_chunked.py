@@ -140,11 +140,15 @@ def _first(value, _after):
 
 
 def _complete(array) -> bool:
-    """Whether every dependency of the optimised graph is in it (dask's clone drops some)."""
+    """Whether the optimised graph of the first and last chunks has every dependency
+    (dask's clone drops some); two chunks, so that the check stays cheap."""
     from dask._task_spec import convert_legacy_graph
+    from dask.core import flatten
 
+    keys = list(flatten(array.__dask_keys__()))
     try:
-        graph = convert_legacy_graph(dict(array.__dask_optimize__(array.__dask_graph__(), array.__dask_keys__())))
+        graph = array.__dask_optimize__(array.__dask_graph__(), [keys[0], keys[-1]])
+        graph = convert_legacy_graph(dict(graph))
     except ValueError:
         return False
     return all(dependency in graph for node in graph.values() for dependency in node.dependencies)
@@ -185,3 +189,29 @@ def fresh_copy(data, *, after=None):
                 tasks[inner] = node.substitute(renamed, key=inner)
                 tasks[renamed[key]] = Task(renamed[key], _first, TaskRef(inner), TaskRef(after.key))
     return da.Array(tasks, f"{data.name}-{token}", chunks=data.chunks, dtype=data.dtype, meta=data._meta)
+
+
+def _extend(done: list, layer: list) -> list:
+    return [*done, *layer]
+
+
+def collect_in_sweep(blocks: np.ndarray):
+    """One ``dask.delayed`` list of per-block results, gathered layer by layer along the
+    first axis of the block grid (C order overall).
+
+    A single task that takes every block's result lets dask start any block
+    in any order, and it holds the input chunks of many at once (the whole
+    volume, at worst). A chain of small gathering tasks, one per layer, makes
+    it finish one layer before the next, so only the chunks of a few layers
+    are in memory whatever the size of the volume.
+    """
+    import dask
+
+    from dask.base import tokenize
+
+    blocks = np.asarray(blocks, dtype=object)
+    token = tokenize([block.key for block in blocks.ravel()])
+    gathered = dask.delayed([])
+    for k, layer in enumerate(blocks):
+        gathered = dask.delayed(_extend)(gathered, list(np.ravel(layer)), dask_key_name=f"sweep-{token}-{k}")
+    return gathered

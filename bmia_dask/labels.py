@@ -28,7 +28,7 @@ import scipy.sparse.csgraph
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from ._chunked import fresh_copy
+from ._chunked import collect_in_sweep, fresh_copy
 from .image import as_image, like
 
 __all__ = ["label"]
@@ -230,8 +230,13 @@ def label(mask, structure=None, dims=None):
     data = image.data
     grid_shape = data.numblocks
     token = tokenize(data, full)
-    summaries = [dask.delayed(_summary, pure=True)(block, kernel) for block in data.to_delayed().ravel()]
-    merged = dask.delayed(_merge, pure=True)(summaries, grid_shape, full, dask_key_name=f"label-merge-{token}")
+    blocks = data.to_delayed()
+    summaries = np.empty(blocks.shape, dtype=object)
+    for index in np.ndindex(*blocks.shape):  # named, not tokenized: 1000s of closures are slow to hash
+        summaries[index] = dask.delayed(_summary)(blocks[index], kernel, dask_key_name=(f"label-summary-{token}",
+                                                                                         *index))
+    merged = dask.delayed(_merge, pure=True)(collect_in_sweep(summaries), grid_shape, full,
+                                             dask_key_name=f"label-merge-{token}")
     name = f"label-{token}"
     # the final pass labels a clone of the mask's graph, bound to start after the
     # merge: the mask's chunks are not held from the first pass to the last (out of

@@ -25,7 +25,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 
-from ._chunked import fresh_copy
+from ._chunked import collect_in_sweep, fresh_copy
 from .image import SPATIAL_DIMS, as_image, geometry, like, require_same_shape, spacing
 from .intensity import histogram
 
@@ -148,8 +148,7 @@ def _raw_table(labels, image=None) -> pd.DataFrame:
         arrays.append(fresh_copy(image.data).rechunk(data.chunks))
     tables = da.map_blocks(_block_entry, *arrays, with_values=with_values, dtype=object,
                            chunks=tuple((1,) * n for n in data.numblocks))
-    tables = list(tables.to_delayed().ravel())
-    return dask.delayed(_combine)(tables, data.ndim, with_values).compute()
+    return dask.delayed(_combine)(collect_in_sweep(tables.to_delayed()), data.ndim, with_values).compute()
 
 
 def regionprops_table(labels, image=None, properties=None) -> pd.DataFrame:

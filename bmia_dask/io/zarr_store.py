@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import dask.array as da
+from dask.base import tokenize
 import numpy as np
 import xarray as xr
 import zarr
@@ -111,6 +112,36 @@ def _json_safe(value):
     return value
 
 
+class _BlockWriter:
+    """Writes a block where it belongs in a zarr array (a callable, so that dask passes
+    the array through untouched instead of reading it as an argument)."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __call__(self, block, block_info=None):
+        self.target[tuple(slice(start, stop) for start, stop in block_info[0]["array-location"])] = block
+        return np.zeros((1,) * block.ndim, dtype=np.int8)
+
+
+def _store_in_sweep(sources, targets) -> None:
+    """``da.store``, but writing layer by layer along the first axis.
+
+    ``da.store`` lets dask pick any order, and behind a neighbourhood filter
+    it holds most of the input chunks at once; a sweep keeps a few layers.
+    """
+    import dask
+
+    from .._chunked import collect_in_sweep
+
+    writes = []
+    for source, target in zip(sources, targets):
+        done = source.map_blocks(_BlockWriter(target), dtype=np.int8, chunks=tuple((1,) * n for n in source.numblocks),
+                                 name=f"store-{tokenize(source, str(target.store_path))}")
+        writes.append(collect_in_sweep(done.to_delayed()))
+    dask.compute(*writes)
+
+
 def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1, downsample: str = "mean") -> str:
     """Write ``image`` as an OME-Zarr 0.5 store (zarr v3), chunk by chunk.
 
@@ -191,7 +222,7 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
                 fill_value=0,
                 compressors=[COMPRESSOR],
             ))
-        da.store(sources, targets, lock=False, compute=True)
+        _store_in_sweep(sources, targets)
         multiscales = _multiscales(image, pyramid_images)
         if levels > 1:
             multiscales["type"] = downsample
