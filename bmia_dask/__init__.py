@@ -20,6 +20,7 @@ from .cluster import cluster  # noqa: E402
 from .labels import label  # noqa: E402
 from .registration import register  # noqa: E402
 from .measure import regionprops_table  # noqa: E402
+from .progress import progress_bar  # noqa: E402
 from .io.dicom_read import read_dicom  # noqa: E402
 from .io.dicom_scan import scan_dicom  # noqa: E402
 from .io.zarr_store import open_image, to_zarr  # noqa: E402
@@ -52,6 +53,7 @@ __all__ = [
     "intensity",
     "masks",
     "measure",
+    "progress_bar",
     "regionprops_table",
     "register",
     "morphology",

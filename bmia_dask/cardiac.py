@@ -40,6 +40,7 @@ import xarray as xr
 from .errors import BadInputError
 from .image import geometry, like
 from .io import load_image
+from .progress import progress_bar
 
 __all__ = ["ejection_fraction", "EjectionFraction", "find_seed", "category"]
 
@@ -289,7 +290,7 @@ def _find_seed(image, where, *, smooth_mm):
 
 
 def ejection_fraction(cine, *, seed_mm=None, threshold=None, smooth_mm: float = 2.0,
-                      max_seed_distance_mm: float = 10.0) -> EjectionFraction:
+                      max_seed_distance_mm: float = 10.0, progress: bool = False) -> EjectionFraction:
     """Segment the left ventricle in every frame of a cine and compute its ejection fraction.
 
     Parameters
@@ -308,6 +309,8 @@ def ejection_fraction(cine, *, seed_mm=None, threshold=None, smooth_mm: float = 
     max_seed_distance_mm : float
         If the seed's voxel is not in the blood pool of a frame, the nearest
         component within this distance is taken as the LV.
+    progress : bool
+        Show a progress bar over the frames.
 
     Returns
     -------
@@ -360,7 +363,8 @@ def ejection_fraction(cine, *, seed_mm=None, threshold=None, smooth_mm: float = 
 
     mask = frames.map_blocks(mask_of, dtype=bool)
     summary = frames.map_blocks(summary_of, dtype=np.float64, drop_axis=(2, 3), chunks=((1,) * frames.shape[0], (3,)))
-    counts, thresholds, blood = summary.compute().T
+    with progress_bar("LV, frame by frame", enabled=progress):
+        counts, thresholds, blood = summary.compute().T
     empty = np.flatnonzero(counts == 0)
     if empty.size:
         raise BadInputError(where, f"no left ventricle found at the seed {tuple(round(v, 1) for v in seed_mm)} mm "

@@ -168,10 +168,8 @@ def cmd_phantom(args) -> int:
 
 def cmd_ef(args) -> int:
     from .cardiac import ejection_fraction
-    from .progress import progress_bar
 
-    with progress_bar("segmenting the LV, frame by frame", enabled=not args.quiet):
-        result = ejection_fraction(args.src, seed_mm=args.seed_mm, threshold=args.threshold)
+    result = ejection_fraction(args.src, seed_mm=args.seed_mm, threshold=args.threshold, progress=not args.quiet)
     report = result.to_dict()
     if args.out:
         report["written"] = result.save(args.out)
@@ -187,13 +185,11 @@ def cmd_ef(args) -> int:
 
 def cmd_register(args) -> int:
     from .io import load_image
-    from .progress import progress_bar
     from .registration import register
 
     moving, fixed = load_image(args.moving)[0], load_image(args.fixed)[0]
     try:
-        with progress_bar("reading the pyramid levels", enabled=not args.quiet):
-            result = register(moving, fixed, transform=args.transform, cost=args.cost)
+        result = register(moving, fixed, transform=args.transform, cost=args.cost, progress=not args.quiet)
     except BadInputError:
         raise
     except ValueError as error:  # the pair itself is unusable: no overlap, 2D against 3D, ...
@@ -202,8 +198,7 @@ def cmd_register(args) -> int:
     if args.apply:
         from .io.zarr_store import to_zarr
 
-        with progress_bar("resampling MOVING onto FIXED", enabled=not args.quiet):
-            report["applied"] = to_zarr(result.apply(), args.apply, overwrite=args.overwrite)
+        report["applied"] = to_zarr(result.apply(), args.apply, overwrite=args.overwrite, progress=not args.quiet)
     if args.plot:
         result.plot(args.plot)
         report["plot"] = args.plot

@@ -44,6 +44,7 @@ import xarray as xr
 from . import compare
 from .image import as_image, geometry, spatial_dims
 from .multiscale import pyramid, pyramid_factors
+from .progress import progress_bar
 from .transform import _check_matrix, apply, write_transform
 
 __all__ = ["register", "Registration", "TRANSFORMS", "COSTS"]
@@ -304,7 +305,8 @@ def _centre_of_mass(image: np.ndarray, affine: np.ndarray, n: int) -> np.ndarray
 
 
 def register(moving, fixed, *, transform: str = "rigid", cost: str = "mae", mask=None, levels: int = 3,
-             max_voxels: int = 2**21, max_samples: int = 2**17, initial=None, seed: int = 0) -> Registration:
+             max_voxels: int = 2**21, max_samples: int = 2**17, initial=None, seed: int = 0,
+             progress: bool = False) -> Registration:
     """Find the transform that puts ``moving`` onto ``fixed`` in patient space.
 
     Parameters
@@ -334,6 +336,8 @@ def register(moving, fixed, *, transform: str = "rigid", cost: str = "mae", mask
         centre-of-mass alignment.
     seed : int
         Seed of the sample subset.
+    progress : bool
+        Show a progress bar while the pyramid levels are read.
 
     Returns
     -------
@@ -363,7 +367,8 @@ def register(moving, fixed, *, transform: str = "rigid", cost: str = "mae", mask
     wanted = [fixed_pyramid[k] for k in fixed_levels] + [moving_pyramid[j] for j in chosen]
     if mask_pyramid is not None:
         wanted += [mask_pyramid[k] for k in fixed_levels]
-    computed = dask.compute(*wanted)  # the small levels, in one pass over the images
+    with progress_bar("pyramid levels", enabled=progress):
+        computed = dask.compute(*wanted)  # the small levels, in one pass over the images
     count = len(fixed_levels)
     fixed_arrays, moving_arrays = computed[:count], computed[count: 2 * count]
     mask_arrays = computed[2 * count:] if mask_pyramid is not None else [None] * count

@@ -28,6 +28,7 @@ from .. import __version__
 from ..errors import BadInputError
 from ..image import DIMS, SPATIAL_DIMS, as_image, from_array, geometry, like
 from ..multiscale import pyramid
+from ..progress import progress_bar
 from . import storage
 
 __all__ = ["to_zarr", "open_image", "storage_chunks"]
@@ -142,7 +143,8 @@ def _store_in_sweep(sources, targets) -> None:
     dask.compute(*writes)
 
 
-def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1, downsample: str = "mean") -> str:
+def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1, downsample: str = "mean",
+            progress: bool = False) -> str:
     """Write ``image`` as an OME-Zarr 0.5 store (zarr v3), chunk by chunk.
 
     The image is computed one chunk at a time while writing (a lazy image is
@@ -167,6 +169,8 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
     downsample : {"mean", "nearest"}
         How a level is reduced: the mean of each block (masks: a majority
         vote), or every other voxel ("nearest", for label images).
+    progress : bool
+        Show a progress bar over the chunks.
 
     Returns
     -------
@@ -222,7 +226,8 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
                 fill_value=0,
                 compressors=[COMPRESSOR],
             ))
-        _store_in_sweep(sources, targets)
+        with progress_bar(f"writing {url}", enabled=progress):
+            _store_in_sweep(sources, targets)
         multiscales = _multiscales(image, pyramid_images)
         if levels > 1:
             multiscales["type"] = downsample

@@ -197,3 +197,10 @@ def test_pyramid_bad_arguments(oblique_image, tmp_path):
     with pytest.raises(bd.BadInputError, match="has 2 level"):
         bd.open_image(url, level=2)
     assert not os.path.exists(tmp_path / "a.ome.zarr")
+
+
+def test_progress_bar_is_opt_in(oblique_image, tmp_path, capsys):
+    bd.to_zarr(oblique_image, str(tmp_path / "quiet.ome.zarr"))
+    assert capsys.readouterr().err == ""
+    bd.to_zarr(oblique_image, str(tmp_path / "loud.ome.zarr"), progress=True)
+    assert "writing" in capsys.readouterr().err
