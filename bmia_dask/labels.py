@@ -106,8 +106,11 @@ def _block_kernel(structure: np.ndarray):
 def _summary(block, kernel):
     """A block's label count and its first and last planes along every axis."""
     labels = kernel(block)
-    planes = [(np.take(labels, 0, axis=a), np.take(labels, -1, axis=a)) for a in range(labels.ndim)]
-    return int(labels.max()), planes
+    count = int(labels.max())
+    # every block's faces wait for the merge: in the narrowest dtype that holds the count
+    dtype = np.min_scalar_type(count)
+    planes = [tuple(np.take(labels, i, axis=a).astype(dtype) for i in (0, -1)) for a in range(labels.ndim)]
+    return count, planes
 
 
 def _merge(summaries, grid_shape, structure):
@@ -158,7 +161,7 @@ def _global_plane(summaries, offsets, axis, block, *, last):
     pieces = np.empty([len(g) for g in grid], dtype=object)
     for index in itertools.product(*grid):
         plane = summaries[index][1][axis][1 if last else 0]
-        plane = np.where(plane > 0, plane + offsets[index], 0)
+        plane = np.where(plane > 0, plane.astype(np.int64) + offsets[index], 0)
         pieces[tuple(i if k != axis else 0 for k, i in enumerate(index))] = plane
     pieces = pieces.reshape([len(g) for k, g in enumerate(grid) if k != axis])
     return np.block(pieces.tolist())
