@@ -40,16 +40,16 @@ def _sum(x, weight):
     return x.sum() if weight is None else (x * weight).sum()
 
 
-def _mean(x, weight):
+def mean_of(x, weight):
     return x.mean() if weight is None else _sum(x, weight) / weight.sum()
 
 
 def mae_of(a, b, weight=None):
-    return _mean(abs(a - b), weight)
+    return mean_of(abs(a - b), weight)
 
 
 def mse_of(a, b, weight=None):
-    return _mean((a - b) ** 2, weight)
+    return mean_of((a - b) ** 2, weight)
 
 
 def iou_of(a, b, weight=None):
@@ -63,7 +63,7 @@ def dice_of(a, b, weight=None):
 
 def ncc_of(a, b, weight=None):
     """Pearson correlation of the values (1: equal up to a linear map)."""
-    da_, db_ = a - _mean(a, weight), b - _mean(b, weight)
+    da_, db_ = a - mean_of(a, weight), b - mean_of(b, weight)
     return _sum(da_ * db_, weight) / (_sum(da_ * da_, weight) * _sum(db_ * db_, weight)) ** 0.5
 
 

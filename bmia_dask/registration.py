@@ -243,7 +243,7 @@ class _Level:
         if self.formula is compare.mae_of:
             # |d| has a kink at 0 that stalls line searches: minimise its smooth twin
             # sqrt(d^2 + eps^2) (Charbonnier), which has the same minimiser as eps -> 0
-            return float(compare._mean(np.sqrt((self.values - sampled) ** 2 + self.eps**2), weight))
+            return float(compare.mean_of(np.sqrt((self.values - sampled) ** 2 + self.eps**2), weight))
         return self.sign * float(self.formula(self.values, sampled, weight, **self.options))
 
 
