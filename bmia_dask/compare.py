@@ -95,7 +95,17 @@ def _mutual_information(joint):
 # --- the lazy public scalars --------------------------------------------------------------
 
 def overlaps(image1, image2) -> bool:
-    """Whether the extents of two images meet in patient space (corner boxes, in voxels of ``image1``)."""
+    """Whether the extents of two images meet in patient space (corner boxes, in voxels of ``image1``).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> a = bd.from_array(np.zeros((4, 4, 4)))
+    >>> bd.compare.overlaps(a, bd.from_array(np.zeros((4, 4, 4)), origin=(2.0, 0.0, 0.0)))
+    True
+    >>> bd.compare.overlaps(a, bd.from_array(np.zeros((4, 4, 4)), origin=(10.0, 0.0, 0.0)))
+    False
+    """
     from .transform import voxel_map
 
     image1, image2 = as_image(image1), as_image(image2)

@@ -211,7 +211,16 @@ def _normalised(values, where):
 
 def checkerboard(fixed_slice, moving_slice, *, tiles: int = 8) -> np.ndarray:
     """Alternating square tiles of two slices of one grid (each scaled to [0, 1]): edges that
-    break at the tile borders show misalignment."""
+    break at the tile borders show misalignment.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ramp = np.tile(np.arange(16.0), (16, 1))  # dark on the left
+    >>> board = checkerboard(ramp, ramp[:, ::-1], tiles=2)  # the moving one is flipped
+    >>> bool(board[0, 0] < 0.1), bool(board[0, 15] < 0.1)  # right-hand tile: the moving image
+    (True, True)
+    """
     a, b = np.asarray(fixed_slice, float), np.asarray(moving_slice, float)
     both = np.isfinite(a) & np.isfinite(b)  # scaled on the same voxels, so equal tissue looks equal
     a, b = _normalised(a, both), _normalised(b, both)

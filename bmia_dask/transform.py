@@ -335,6 +335,14 @@ def voxel_map(moving, fixed, transform=None) -> np.ndarray:
 
     ``transform`` (4x4, LPS mm) takes points of ``moving`` to where they lie
     in ``fixed``'s space; without it both images share patient space.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> fine = bd.from_array(np.zeros((4, 4, 4)), spacing=1.0)
+    >>> coarse = bd.from_array(np.zeros((2, 2, 2)), spacing=2.0)
+    >>> bd.transform.voxel_map(fine, coarse)[:3, :3].diagonal().tolist()  # one coarse voxel = two fine ones
+    [2.0, 2.0, 2.0]
     """
     transform = np.eye(4) if transform is None else _check_matrix(transform)
     to_fixed = geometry(fixed).affine
@@ -408,7 +416,15 @@ def apply(image, transform, *, like=None, order=1, mode="constant", cval=0.0):
 
 
 def write_transform(transform, path, **info) -> str:
-    """Write a 4x4 LPS transform as JSON (``{"matrix_lps_mm": ..., **info}``), atomically."""
+    """Write a 4x4 LPS transform as JSON (``{"matrix_lps_mm": ..., **info}``), atomically.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, bmia_dask as bd
+    >>> path = bd.transform.write_transform(np.eye(4), os.path.join(tempfile.mkdtemp(), "t.json"), note="none")
+    >>> bd.transform.read_transform(path)[:3, 3].tolist()
+    [0.0, 0.0, 0.0]
+    """
     from .io import storage
 
     matrix = _check_matrix(transform)
