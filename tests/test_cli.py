@@ -124,7 +124,7 @@ def test_missing_store(tmp_path):
 def test_help_lists_every_command():
     rc, out, err = run("--help")
     assert rc == 0
-    for command in ("demo", "scan", "convert", "info", "phantom"):
+    for command in ("demo", "scan", "convert", "info", "ef", "cohort", "register", "phantom"):
         assert command in out
 
 
