@@ -117,3 +117,17 @@ def test_degenerate_blocks_that_cc3d_refuses():
     mask = np.ones((1, 1, 3), bool)
     mask[0, 0, 1] = False
     check(mask, (1, 1, 3), ndi.generate_binary_structure(3, 3))
+
+
+def test_graphs_grow_with_the_chunks_not_the_voxels():
+    """1000 chunks: the same graph for 8x the voxels, and a bounded number of tasks per chunk."""
+    import dask.array as da
+
+    sizes = []
+    for shape, chunks in (((60, 60, 60), (6, 6, 6)), ((120, 120, 120), (12, 12, 12))):
+        image = bd.from_array(da.random.default_rng(0).random(shape, chunks=chunks))
+        labels, _ = bd.label(bd.filters.gaussian_filter(image, 1.0) > 0.5)
+        graph = labels.data.__dask_optimize__(labels.data.__dask_graph__(), labels.data.__dask_keys__())
+        sizes.append(len(dict(graph)))
+    assert image.data.npartitions == 1000
+    assert sizes[0] == sizes[1] and sizes[0] < 100 * 1000
