@@ -215,3 +215,25 @@ def collect_in_sweep(blocks: np.ndarray):
     for k, layer in enumerate(blocks):
         gathered = dask.delayed(_extend)(gathered, list(np.ravel(layer)), dask_key_name=f"sweep-{token}-{k}")
     return gathered
+
+
+def compute(*collections):
+    """``dask.compute``, but without importing ``dask.distributed`` (about 0.15 s, once
+    per process) to look for a client when none can exist: a client needs
+    ``distributed`` imported. A configured scheduler is respected."""
+    import sys
+
+    import dask
+    import dask.threaded
+
+    # a function, not the name "threads": dask looks for a client even for a name
+    default = None if "distributed" in sys.modules or dask.config.get("scheduler", None) else dask.threaded.get
+    return dask.compute(*collections, scheduler=default)
+
+
+def rechunk(data, chunks):
+    """``data.rechunk(chunks)``; as :func:`compute`, dask's choice between its methods
+    imports ``dask.distributed`` to look for a client, so without one: "tasks"."""
+    import sys
+
+    return data.rechunk(chunks, method=None if "distributed" in sys.modules else "tasks")

@@ -28,6 +28,7 @@ from .. import __version__
 from ..errors import BadInputError
 from ..image import DIMS, SPATIAL_DIMS, as_image, from_array, geometry, like
 from ..multiscale import pyramid
+from .._chunked import rechunk
 from ..progress import progress_bar
 from . import storage
 
@@ -131,16 +132,14 @@ def _store_in_sweep(sources, targets) -> None:
     ``da.store`` lets dask pick any order, and behind a neighbourhood filter
     it holds most of the input chunks at once; a sweep keeps a few layers.
     """
-    import dask
-
-    from .._chunked import collect_in_sweep
+    from .._chunked import collect_in_sweep, compute
 
     writes = []
     for source, target in zip(sources, targets):
         done = source.map_blocks(_BlockWriter(target), dtype=np.int8, chunks=tuple((1,) * n for n in source.numblocks),
                                  name=f"store-{tokenize(source, str(target.store_path))}")
         writes.append(collect_in_sweep(done.to_delayed()))
-    dask.compute(*writes)
+    compute(*writes)
 
 
 def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1, downsample: str = "mean",
@@ -195,7 +194,7 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
     chunks = tuple(chunks) if chunks is not None else storage_chunks(data.shape, image.dims, data.dtype)
     if len(chunks) != data.ndim:
         raise ValueError(f"chunks must have {data.ndim} entries, got {chunks}")
-    data = data.rechunk(chunks)
+    data = rechunk(data, chunks)
     pyramid_images = pyramid(like(image, data), levels, downsample=downsample)
     attrs = image.attrs
     own = {
@@ -215,7 +214,7 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
         for level, level_image in enumerate(pyramid_images):
             level_data = level_image.data
             if level:
-                level_data = level_data.rechunk(storage_chunks(level_data.shape, image.dims, data.dtype))
+                level_data = rechunk(level_data, storage_chunks(level_data.shape, image.dims, data.dtype))
             sources.append(level_data)
             targets.append(root.create_array(
                 str(level),

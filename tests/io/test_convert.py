@@ -136,3 +136,15 @@ def test_reads_dicom_from_an_fsspec_url(ct_folder, tmp_path):
     [url] = bd.convert("memory://pacs-export", str(tmp_path / "out"))
     np.testing.assert_array_equal(bd.open_image(url).values, ct_folder[1]["values"])
     fs.rm("/pacs-export", recursive=True)
+
+
+def test_converting_does_not_import_dask_distributed(ct_folder, tmp_path):
+    """Without a client, dask's search for one (an import of dask.distributed, ~0.15 s) is skipped."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bmia_dask as bd; bd.convert(sys.argv[1], sys.argv[2]); "
+            "print('distributed' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, ct_folder[0], str(tmp_path / "out")], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == "False"
