@@ -317,22 +317,24 @@ def require_same_shape(first, second, first_name: str, second_name: str) -> None
                          f"{first_name} of shape {tuple(first.shape)}")
 
 
-def regrid(image: xr.DataArray, data, spacing_zyx=None, offset_zyx=None) -> xr.DataArray:
-    """An image around new ``data`` on a new grid of ``image``'s orientation.
-
-    ``spacing_zyx`` / ``offset_zyx`` (dicts by dim) change the spacing and
-    the first coord value of some axes; everything else (direction, times,
-    modality, units, source) comes from ``image``.
+def regrid(image: xr.DataArray, data, spacing_zyx=None, offset_zyx=None, *, grid: Geometry | None = None
+           ) -> xr.DataArray:
+    """An image around new ``data`` on a new grid: ``grid``, or ``image``'s own grid with
+    ``spacing_zyx`` / ``offset_zyx`` (dicts by dim) changing the spacing and the first
+    coord value of some axes. Everything else (times, modality, units, source) comes
+    from ``image``.
     """
-    geo = geometry(image)
+    new = grid
+    if new is None:
+        geo = geometry(image)
+        spacing = dict(zip(SPATIAL_DIMS, geo.spacing))
+        offset = dict(zip(SPATIAL_DIMS, geo.offset))
+        spacing.update(spacing_zyx or {})
+        offset.update(offset_zyx or {})
+        new = Geometry.from_offset([spacing[d] for d in SPATIAL_DIMS], [offset[d] for d in SPATIAL_DIMS],
+                                   geo.direction)
     sdims = [d for d in image.dims if d in SPATIAL_DIMS]
-    spacing = dict(zip(SPATIAL_DIMS, geo.spacing))
-    offset = dict(zip(SPATIAL_DIMS, geo.offset))
-    if spacing_zyx is not None:
-        spacing.update(spacing_zyx)
-    if offset_zyx is not None:
-        offset.update(offset_zyx)
-    new = Geometry.from_offset([spacing[d] for d in SPATIAL_DIMS], [offset[d] for d in SPATIAL_DIMS], geo.direction)
+    spacing = dict(zip(SPATIAL_DIMS, new.spacing))
     out = from_array(
         data, dims=image.dims, spacing=[spacing[d] for d in sdims], origin=new.origin, direction=new.direction,
         times_ms=image["t"].values if "t" in image.dims else None, name=image.name,

@@ -370,8 +370,9 @@ def fly_through(image, path, *, axis: str = "z", every: int = 1, t: int = 0, fps
         local = f"{folder}/fly.gif"
         writer = PillowWriter(fps=fps)
         with writer.saving(fig, local, dpi=80):
-            for start in range(0, len(indices), max(1, chunk // every)):
-                batch = image.isel({axis: indices[start: start + max(1, chunk // every)]}).compute()
+            step = max(1, chunk // every)  # the slices of about one chunk at a time
+            for start in range(0, len(indices), step):
+                batch = image.isel({axis: indices[start: start + step]}).compute()
                 for k in range(batch.sizes[axis]):
                     plane = batch.isel({axis: k})
                     shown.set_data(np.asarray(plane.transpose(*dims).values))

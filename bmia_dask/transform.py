@@ -39,7 +39,7 @@ from scipy import special
 
 from ._chunked import check_mode, per_axis, spatial_axes, voxels_or_mm
 from .errors import BadInputError
-from .image import SPATIAL_DIMS, as_image, from_array, geometry, regrid, spatial_dims
+from .image import SPATIAL_DIMS, as_image, geometry, regrid, spatial_dims
 
 __all__ = ["affine_transform", "shift", "zoom", "rotate", "resample", "apply", "voxel_map", "read_transform",
            "write_transform"]
@@ -400,18 +400,12 @@ def apply(image, transform, *, like=None, order=1, mode="constant", cval=0.0):
                            for a, n in zip(axes, out_shape)])
     data = _chunked_affine(image.data, matrix, offset, out_shape, axes, order=order, mode=mode, cval=cval,
                            prefilter=True, output_chunks=output_chunks)
-    geo = geometry(target)
-    full = dict(zip(SPATIAL_DIMS, geo.spacing))
-    out = from_array(data, dims=image.dims, spacing=[full[d] for d in tdims], origin=geo.origin,
-                     direction=geo.direction, times_ms=image["t"].values if "t" in image.dims else None,
-                     name=image.name)
+    out = regrid(image, data, grid=geometry(target))
     for dim in tdims:  # a 2D target's plane position (its scalar coords) comes along
         out = out.assign_coords({dim: target[dim].values})
     for dim in set(SPATIAL_DIMS) - set(tdims):
         if dim in target.coords:
             out = out.assign_coords({dim: target[dim]})
-    geometry_keys = set(out.attrs) - {"modality", "units", "source"}
-    out.attrs.update({k: v for k, v in image.attrs.items() if k not in geometry_keys})
     return out
 
 
