@@ -12,6 +12,9 @@ by frame.
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import numpy as np
 
 from .image import SPATIAL_DIMS, as_image, like, spacing
@@ -108,17 +111,99 @@ def overlap_apply(image, func, depth, *, dtype=None, attrs=None, **kwargs):
     if chunks != list(data.chunks):
         data = data.rechunk(tuple(chunks))
     frame_axis = image.dims.index("t") if "t" in image.dims else None
-    out = data.map_overlap(
-        _framewise(func, frame_axis),
-        depth=full_depth,
-        # wrap needs the far side of the volume: dask brings it; otherwise the block
-        # edge at a volume face is the face, where scipy's own mode applies
-        boundary="periodic" if kwargs.get("mode") in ("wrap", "grid-wrap") else "none",
-        trim=True,
-        dtype=data.dtype if dtype is None else dtype,
-        **kwargs,
-    )
+    func = functools.partial(_framewise(func, frame_axis), **kwargs)
+    dtype = data.dtype if dtype is None else np.dtype(dtype)
+    if kwargs.get("mode") in ("wrap", "grid-wrap"):
+        # wrap needs the far side of the volume: dask's map_overlap brings it
+        out = data.map_overlap(func, depth=full_depth, boundary="periodic", trim=True, dtype=dtype)
+    else:
+        out = _map_with_margins(data, func, full_depth, dtype)
     return like(image, out, **(attrs or {}))
+
+
+def _map_with_margins(data, func, depth: dict, dtype):
+    """``data.map_overlap(func, depth=depth, boundary="none")``, holding less.
+
+    dask's margins are views of the neighbouring chunks, and a view keeps its
+    whole chunk in memory until the block that takes it is done: a sweep then
+    holds three layers of chunks. Here every chunk hands its neighbours
+    copies of the margins they need (one task per chunk), so a chunk is freed
+    as soon as its own block is done. When the chunks are read straight from
+    storage, the margins come from a read of their own: a chunk is then not
+    held from the block before it that needs its margin (a whole layer of
+    blocks earlier, in a sweep) to its own block. The margins must not be
+    deeper than the chunks (:func:`overlap_apply` merges smaller ones).
+    """
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    lender = fresh_copy(data) if _read_only(data) else data
+    token = tokenize(data, func, depth, dtype)
+    name, margins_name = f"overlap-{token}", f"margins-{token}"
+    grid = data.numblocks
+    depth = [depth[a] if grid[a] > 1 else 0 for a in range(data.ndim)]
+    steps = [(-1, 0, 1) if d else (0,) for d in depth]
+    # tuple tasks, not dask's Task objects: dask's clone (fresh_copy) renames only the former
+    tasks = {}
+    for index in np.ndindex(*grid):
+        # the margins this chunk lends, keyed by where it sits as seen from the borrowing block
+        lent = [(side, tuple(_margin(s, d) for s, d in zip(side, depth)))
+                for side in itertools.product(*steps)
+                if any(side) and all(0 <= i - s < n for i, s, n in zip(index, side, grid))]
+        if lent:
+            tasks[(margins_name, *index)] = (_copy_margins, (lender.name, *index), lent)
+        sides = [side for side in itertools.product(*steps)
+                 if any(side) and all(0 <= i + s < n for i, s, n in zip(index, side, grid))]
+        tasks[(name, *index)] = (
+            _with_margins, func, (data.name, *index), sides,
+            [depth[a] * (index[a] > 0) for a in range(data.ndim)],
+            [depth[a] * (index[a] < grid[a] - 1) for a in range(data.ndim)],
+            *[(margins_name, *(i + s for i, s in zip(index, side))) for side in sides],
+        )
+    graph = HighLevelGraph.from_collections(name, tasks, dependencies=[data, lender])
+    return da.Array(graph, name, chunks=data.chunks, dtype=dtype)
+
+
+_CHEAP = {"getter", "getter_nofancy", "getter_inline", "getitem", "concatenate_shaped", "concatenate3", "astype"}
+
+
+def _read_only(data) -> bool:
+    """Whether ``data``'s chunks are read from storage, through nothing costlier than
+    slicing, rechunking and element-wise operators: reading one twice then
+    costs less than holding it."""
+    from dask._task_spec import Task, convert_legacy_graph
+
+    for node in convert_legacy_graph(dict(data.__dask_graph__())).values():
+        if isinstance(node, Task):
+            func = node.func
+            if not (isinstance(func, np.ufunc) or getattr(func, "__module__", None) in ("_operator", "operator")
+                    or getattr(func, "__name__", None) in _CHEAP):
+                return False
+    return True
+
+
+def _margin(side: int, depth: int) -> slice:
+    """What a chunk lends a neighbouring block along one axis; ``side`` is where the
+    chunk sits as seen from the block (1: after it, so its first ``depth`` slices)."""
+    return slice(None) if side == 0 else slice(None, depth) if side > 0 else slice(-depth, None)
+
+
+def _copy_margins(chunk, lent):
+    # copies, not views: a view would keep the whole chunk alive
+    return {side: chunk[region].copy() for side, region in lent}
+
+
+def _with_margins(func, block, sides, before, after, *margins):
+    shape = block.shape
+    extended = np.empty([b + n + a for b, n, a in zip(before, shape, after)], dtype=block.dtype)
+    centre = tuple(slice(b, b + n) for b, n in zip(before, shape))
+    extended[centre] = block
+    for side, lent in zip(sides, margins):
+        region = tuple(c if s == 0 else slice(0, b) if s < 0 else slice(b + n, None)
+                       for s, c, b, n in zip(side, centre, before, shape))
+        extended[region] = lent[side]
+    return func(extended)[centre]
 
 
 def _merge_small(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...]:
@@ -135,23 +220,28 @@ def _merge_small(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...]:
     return tuple(merged)
 
 
-def _first(value, _after):
+def _after(value, _gate):
     return value
 
 
-def _complete(array) -> bool:
-    """Whether the optimised graph of the first and last chunks has every dependency
-    (dask's clone drops some); two chunks, so that the check stays cheap."""
-    from dask._task_spec import convert_legacy_graph
+def _fresh(copy, original, after) -> bool:
+    """Whether the optimised graph of the copy's first and last chunks has every
+    dependency (dask's clone drops some) and no task of the original outside
+    ``after`` (dask's clone does not rename the keys that dask's own ``Task``
+    objects refer to); two chunks, so that the check stays cheap."""
+    from dask._task_spec import DataNode, convert_legacy_graph
     from dask.core import flatten
 
-    keys = list(flatten(array.__dask_keys__()))
+    keys = list(flatten(copy.__dask_keys__()))
     try:
-        graph = array.__dask_optimize__(array.__dask_graph__(), [keys[0], keys[-1]])
+        graph = copy.__dask_optimize__(copy.__dask_graph__(), [keys[0], keys[-1]])
         graph = convert_legacy_graph(dict(graph))
     except ValueError:
         return False
-    return all(dependency in graph for node in graph.values() for dependency in node.dependencies)
+    if not all(dependency in graph for node in graph.values() for dependency in node.dependencies):
+        return False
+    shared = (graph.keys() & original.__dask_graph__().keys()) - set(() if after is None else after.__dask_graph__())
+    return all(isinstance(graph[key], DataNode) for key in shared)
 
 
 def fresh_copy(data, *, after=None):
@@ -170,7 +260,7 @@ def fresh_copy(data, *, after=None):
     from dask.graph_manipulation import bind, clone
 
     copy = clone(data) if after is None else bind(data, after)
-    if _complete(copy):
+    if _fresh(copy, data, after):
         return copy
     graph = convert_legacy_graph(dict(data.__dask_graph__()))
     token = tokenize(data, after, "fresh-copy")
@@ -184,37 +274,122 @@ def fresh_copy(data, *, after=None):
     if after is not None:
         tasks.update(convert_legacy_graph(dict(after.__dask_graph__())))
         for key, node in graph.items():
-            if not node.dependencies:  # a first task: runs once ``after`` is done
-                inner = rename(key, "-before")
-                tasks[inner] = node.substitute(renamed, key=inner)
-                tasks[renamed[key]] = Task(renamed[key], _first, TaskRef(inner), TaskRef(after.key))
+            if not node.dependencies:  # a first task: runs (inside this one) once ``after`` is done
+                tasks[renamed[key]] = Task(renamed[key], _after, node, TaskRef(after.key))
     return da.Array(tasks, f"{data.name}-{token}", chunks=data.chunks, dtype=data.dtype, meta=data._meta)
 
 
-def _extend(done: list, layer: list) -> list:
-    return [*done, *layer]
+def _done(_previous, _result) -> None:
+    _release_freed_memory()
 
 
-def collect_in_sweep(blocks: np.ndarray):
-    """One ``dask.delayed`` list of per-block results, gathered layer by layer along the
-    first axis of the block grid (C order overall).
+def _release_freed_memory() -> None:
+    """Hand memory that is free but kept by glibc's malloc back to the system
+    (as dask.distributed's workers do), so the resident size follows what is in use."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        import ctypes
+        import ctypes.util
 
-    A single task that takes every block's result lets dask start any block
-    in any order, and it holds the input chunks of many at once (the whole
-    volume, at worst). A chain of small gathering tasks, one per layer, makes
-    it finish one layer before the next, so only the chunks of a few layers
-    are in memory whatever the size of the volume.
-    """
+        try:
+            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+
+
+def threads() -> int:
+    """How many tasks the scheduler runs at once: the threads of the current
+    dask.distributed client's workers, or of the local thread pool."""
+    import os
+    import sys
+
     import dask
 
-    from dask.base import tokenize
+    if "distributed" in sys.modules:
+        from distributed import default_client
 
-    blocks = np.asarray(blocks, dtype=object)
-    token = tokenize([block.key for block in blocks.ravel()])
-    gathered = dask.delayed([])
-    for k, layer in enumerate(blocks):
-        gathered = dask.delayed(_extend)(gathered, list(np.ravel(layer)), dask_key_name=f"sweep-{token}-{k}")
-    return gathered
+        try:
+            return max(1, sum(default_client().nthreads().values()))
+        except ValueError:  # no client
+            pass
+    return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+
+
+def collect_in_sweep(blocks: np.ndarray, *, alongside=(), ahead: int | None = None):
+    """One ``dask.delayed`` list of per-block results, computed block by block in C
+    order with at most ``ahead`` blocks under way.
+
+    A single task that takes every block's result lets dask start any block in
+    any order, and behind a neighbourhood filter it holds the input chunks of
+    most of the volume. Here a chain of small tasks marks the blocks done in C
+    order, and the work that a block is the first to need (reading its
+    neighbours' chunks, mostly) waits until the block ``ahead`` places before
+    it is gathered: whatever dask's order, the chunks in memory are those of
+    about one layer of blocks, however large the volume. ``ahead`` defaults
+    to twice the scheduler's threads (:func:`threads`), so that every thread
+    has work.
+
+    ``alongside`` are more ``dask.delayed`` values computed in the same graph
+    (a store's pyramid levels): they are not gathered, and the work they share
+    with ``blocks`` follows the sweep.
+    """
+    import dask
+    from dask.base import tokenize
+    from dask.delayed import Delayed
+
+    blocks = list(np.ravel(np.asarray(blocks, dtype=object)))
+    token = tokenize([block.key for block in blocks])
+    chain = None
+    done = []
+    for k, block in enumerate(blocks):
+        chain = dask.delayed(_done)(chain, block, dask_key_name=f"sweep-{token}-{k}")
+        done.append(chain.key)
+    gathered = dask.delayed(_after)(blocks, [chain, *alongside], dask_key_name=f"sweep-{token}")
+    ahead = max(1, 2 * threads() if ahead is None else int(ahead))
+    return Delayed(gathered.key, _gated(gathered.__dask_graph__(), [[block.key] for block in blocks], done, ahead))
+
+
+def _gated(graph, steps: list, done: list, ahead: int) -> dict:
+    """``graph`` with the tasks where step k's own work starts bound to ``done[k - ahead]``.
+
+    ``steps`` are lists of keys, ``done[k]`` a key computed once steps 0..k
+    are. Step k's own work starts with the tasks first needed by step k that
+    depend on nothing but what every step needs (the store's handle, label's
+    merge table): the chunk reads. Binding them to an earlier step keeps the
+    graph acyclic (``done[k - ahead]`` needs nothing of step k). Tasks that
+    take an earlier step's data, such as the margins of a neighbour, are
+    left free, so that data is not held for the gate.
+    """
+    from dask._task_spec import Task, TaskRef, convert_legacy_graph
+
+    graph = convert_legacy_graph(dict(graph))
+    first_use = _first_step(graph, steps)
+    last_use = _first_step(graph, steps[::-1])
+    everywhere = {key for key, k in first_use.items() if k == 0 and last_use[key] == 0}
+    for key, k in first_use.items():
+        node = graph[key]
+        if k >= ahead and isinstance(node, Task) and node.dependencies <= everywhere:
+            graph[key] = Task(key, _after, node, TaskRef(done[k - ahead]))
+    return graph
+
+
+def _first_step(graph: dict, steps: list) -> dict:
+    """For every key, the index of the first of ``steps`` (lists of keys) that needs it."""
+    first: dict = {}
+    for k, keys in enumerate(steps):
+        stack = [key for key in keys if key not in first]
+        first.update(dict.fromkeys(stack, k))
+        while stack:
+            for dependency in graph[stack.pop()].dependencies:
+                if dependency not in first:
+                    first[dependency] = k
+                    stack.append(dependency)
+    return first
 
 
 def compute(*collections):

@@ -126,20 +126,29 @@ class _BlockWriter:
         return np.zeros((1,) * block.ndim, dtype=np.int8)
 
 
+def _whole_chunks(blocks, chunks) -> bool:
+    """Whether every block is made of whole storage ``chunks`` (the last ones may be cut
+    at the array's end): then each block is written as it is, by one task, and
+    splitting the blocks first would only hold them longer."""
+    return all(bound % size == 0 for sizes, size in zip(blocks, chunks) for bound in np.cumsum(sizes[:-1]))
+
+
 def _store_in_sweep(sources, targets) -> None:
-    """``da.store``, but writing layer by layer along the first axis.
+    """``da.store``, but writing layer by layer along the first axis of the first source.
 
     ``da.store`` lets dask pick any order, and behind a neighbourhood filter
     it holds most of the input chunks at once; a sweep keeps a few layers.
+    The other sources (pyramid levels, reduced from the first) are written
+    as the sweep reaches their chunks.
     """
     from .._chunked import collect_in_sweep, compute
 
-    writes = []
-    for source, target in zip(sources, targets):
-        done = source.map_blocks(_BlockWriter(target), dtype=np.int8, chunks=tuple((1,) * n for n in source.numblocks),
-                                 name=f"store-{tokenize(source, str(target.store_path))}")
-        writes.append(collect_in_sweep(done.to_delayed()))
-    compute(*writes)
+    writes = [
+        source.map_blocks(_BlockWriter(target), dtype=np.int8, chunks=tuple((1,) * n for n in source.numblocks),
+                          name=f"store-{tokenize(source, str(target.store_path))}").to_delayed()
+        for source, target in zip(sources, targets)
+    ]
+    compute(collect_in_sweep(writes[0], alongside=[block for other in writes[1:] for block in other.ravel()]))
 
 
 def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1, downsample: str = "mean",
@@ -194,7 +203,9 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
     chunks = tuple(chunks) if chunks is not None else storage_chunks(data.shape, image.dims, data.dtype)
     if len(chunks) != data.ndim:
         raise ValueError(f"chunks must have {data.ndim} entries, got {chunks}")
-    data = rechunk(data, chunks)
+    chunks = tuple(max(c) for c in da.core.normalize_chunks(chunks, data.shape, dtype=data.dtype))
+    if not _whole_chunks(data.chunks, chunks):
+        data = rechunk(data, chunks)
     pyramid_images = pyramid(like(image, data), levels, downsample=downsample)
     attrs = image.attrs
     own = {
@@ -212,14 +223,15 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
         root = zarr.open_group(tmp, mode="w", zarr_format=3, storage_options=storage.storage_options(tmp) or None)
         sources, targets = [], []
         for level, level_image in enumerate(pyramid_images):
-            level_data = level_image.data
+            level_data, level_chunks = level_image.data, chunks
             if level:
-                level_data = rechunk(level_data, storage_chunks(level_data.shape, image.dims, data.dtype))
+                level_chunks = storage_chunks(level_data.shape, image.dims, data.dtype)
+                level_data = rechunk(level_data, level_chunks)
             sources.append(level_data)
             targets.append(root.create_array(
                 str(level),
                 shape=level_data.shape,
-                chunks=tuple(max(c) for c in level_data.chunks),
+                chunks=level_chunks,
                 dtype=data.dtype,
                 dimension_names=list(image.dims),
                 fill_value=0,
