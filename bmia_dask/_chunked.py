@@ -279,8 +279,9 @@ def fresh_copy(data, *, after=None):
     return da.Array(tasks, f"{data.name}-{token}", chunks=data.chunks, dtype=data.dtype, meta=data._meta)
 
 
-def _done(_previous, _result) -> None:
-    _release_freed_memory()
+def _done(_previous, _result, release: bool) -> None:
+    if release:
+        _release_freed_memory()
 
 
 def _release_freed_memory() -> None:
@@ -338,23 +339,37 @@ def collect_in_sweep(blocks: np.ndarray, *, alongside=(), ahead: int | None = No
     (a store's pyramid levels): they are not gathered, and the work they share
     with ``blocks`` follows the sweep.
     """
-    import dask
+    from dask._task_spec import Task, TaskRef, convert_legacy_graph
     from dask.base import tokenize
     from dask.delayed import Delayed
 
     blocks = list(np.ravel(np.asarray(blocks, dtype=object)))
+    alongside = list(alongside)
     token = tokenize([block.key for block in blocks])
-    chain = None
-    done = []
-    for k, block in enumerate(blocks):
-        chain = dask.delayed(_done)(chain, block, dask_key_name=f"sweep-{token}-{k}")
-        done.append(chain.key)
-    gathered = dask.delayed(_after)(blocks, [chain, *alongside], dask_key_name=f"sweep-{token}")
     ahead = max(1, 2 * threads() if ahead is None else int(ahead))
-    return Delayed(gathered.key, _gated(gathered.__dask_graph__(), [[block.key] for block in blocks], done, ahead))
+    # the graph written out, not through dask.delayed calls: each of those would cull
+    # the whole graph again (minutes for 1000s of blocks)
+    graphs = {id(g): g for g in (value.__dask_graph__() for value in blocks + alongside)}
+    graph = {}
+    for g in graphs.values():
+        graph.update(convert_legacy_graph(dict(g)))
+    done, previous = [], None
+    for k, block in enumerate(blocks):
+        key = f"sweep-{token}-{k}"
+        # every ``ahead`` blocks, a window's worth freed: hand their memory back to the system
+        graph[key] = Task(key, _done, previous and TaskRef(previous), TaskRef(block.key), k % ahead == 0)
+        done.append(previous := key)
+    key = f"sweep-{token}"
+    graph[key] = Task(key, _first_values, len(blocks), *[TaskRef(value.key) for value in blocks + alongside],
+                      *([TaskRef(previous)] if previous else []))
+    return Delayed(key, _gated(graph, [[block.key] for block in blocks], done, ahead))
 
 
-def _gated(graph, steps: list, done: list, ahead: int) -> dict:
+def _first_values(n: int, *values) -> list:
+    return list(values[:n])
+
+
+def _gated(graph: dict, steps: list, done: list, ahead: int) -> dict:
     """``graph`` with the tasks where step k's own work starts bound to ``done[k - ahead]``.
 
     ``steps`` are lists of keys, ``done[k]`` a key computed once steps 0..k
@@ -365,9 +380,8 @@ def _gated(graph, steps: list, done: list, ahead: int) -> dict:
     take an earlier step's data, such as the margins of a neighbour, are
     left free, so that data is not held for the gate.
     """
-    from dask._task_spec import Task, TaskRef, convert_legacy_graph
+    from dask._task_spec import Task, TaskRef
 
-    graph = convert_legacy_graph(dict(graph))
     first_use = _first_step(graph, steps)
     last_use = _first_step(graph, steps[::-1])
     everywhere = {key for key, k in first_use.items() if k == 0 and last_use[key] == 0}

@@ -104,17 +104,21 @@ def _block_kernel(structure: np.ndarray):
 
 
 def _summary(block, kernel):
-    """A block's label count and its first and last planes along every axis."""
+    """A block's label count and its first and last planes along every axis (in a
+    one-element object array: a dask chunk)."""
     labels = kernel(block)
     count = int(labels.max())
     # every block's faces wait for the merge: in the narrowest dtype that holds the count
     dtype = np.min_scalar_type(count)
     planes = [tuple(np.take(labels, i, axis=a).astype(dtype) for i in (0, -1)) for a in range(labels.ndim)]
-    return count, planes
+    out = np.empty((1,) * block.ndim, dtype=object)
+    out.flat[0] = count, planes
+    return out
 
 
 def _merge(summaries, grid_shape, structure):
     """Labels to merge across boundaries -> (table mapping global local-label ids to 1..n, offsets, n)."""
+    summaries = [s.flat[0] for s in summaries]
     counts = np.array([s[0] for s in summaries], dtype=np.int64).reshape(grid_shape)
     offsets = np.concatenate([[0], np.cumsum(counts.ravel())[:-1]]).reshape(grid_shape)
     total = int(counts.sum())
@@ -233,12 +237,9 @@ def label(mask, structure=None, dims=None):
     data = image.data
     grid_shape = data.numblocks
     token = tokenize(data, full)
-    blocks = data.to_delayed()
-    summaries = np.empty(blocks.shape, dtype=object)
-    for index in np.ndindex(*blocks.shape):  # named, not tokenized: 1000s of closures are slow to hash
-        summaries[index] = dask.delayed(_summary)(blocks[index], kernel, dask_key_name=(f"label-summary-{token}",
-                                                                                         *index))
-    merged = dask.delayed(_merge, pure=True)(collect_in_sweep(summaries), grid_shape, full,
+    summaries = data.map_blocks(_summary, kernel, dtype=object, chunks=tuple((1,) * n for n in grid_shape),
+                                name=f"label-summary-{token}")
+    merged = dask.delayed(_merge, pure=True)(collect_in_sweep(summaries.to_delayed()), grid_shape, full,
                                              dask_key_name=f"label-merge-{token}")
     name = f"label-{token}"
     # the final pass labels a clone of the mask's graph, bound to start after the
