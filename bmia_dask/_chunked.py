@@ -1,7 +1,8 @@
 """Shared machinery of the chunked operations: parameters in voxels or mm,
-and scipy kernels run on overlapping chunks.
+scipy kernels run on overlapping chunks, and the sweep that keeps whole-volume
+results (label's merge, tables, stores) to a layer of chunks in memory.
 
-Chunks are extended by ``depth`` voxels of their neighbours (dask's
+Chunks are extended by ``depth`` voxels of their neighbours (as dask's
 ``map_overlap`` with ``boundary="none"``): at a chunk face inside the volume the
 kernel sees real data, and at the volume's own faces the block edge *is* the
 volume edge, so scipy's ``mode`` applies there exactly as on the whole array.
@@ -330,7 +331,7 @@ def collect_in_sweep(blocks: np.ndarray, *, alongside=(), ahead: int | None = No
     most of the volume. Here a chain of small tasks marks the blocks done in C
     order, and the work that a block is the first to need (reading its
     neighbours' chunks, mostly) waits until the block ``ahead`` places before
-    it is gathered: whatever dask's order, the chunks in memory are those of
+    it is done: whatever dask's order, the chunks in memory are those of
     about one layer of blocks, however large the volume. ``ahead`` defaults
     to twice the scheduler's threads (:func:`threads`), so that every thread
     has work.
