@@ -134,10 +134,11 @@ def _whole_chunks(blocks, chunks) -> bool:
 
 
 def _store_in_sweep(sources, targets) -> None:
-    """``da.store``, but writing layer by layer along the first axis of the first source.
+    """``da.store``, but writing the first source's blocks in a sweep (C order, a few
+    blocks under way: :func:`bmia_dask._chunked.collect_in_sweep`).
 
     ``da.store`` lets dask pick any order, and behind a neighbourhood filter
-    it holds most of the input chunks at once; a sweep keeps a few layers.
+    it holds most of the input chunks at once; the sweep keeps about a layer.
     The other sources (pyramid levels, reduced from the first) are written
     as the sweep reaches their chunks.
     """
