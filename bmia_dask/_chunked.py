@@ -149,13 +149,10 @@ def _map_with_margins(data, func, depth: dict, dtype):
     tasks = {}
     for index in np.ndindex(*grid):
         # the margins this chunk lends, keyed by where it sits as seen from the borrowing block
-        lent = [(side, tuple(_margin(s, d) for s, d in zip(side, depth)))
-                for side in itertools.product(*steps)
-                if any(side) and all(0 <= i - s < n for i, s, n in zip(index, side, grid))]
+        lent = [(side, tuple(_margin(s, d) for s, d in zip(side, depth))) for side in _sides(index, grid, steps, -1)]
         if lent:
             tasks[(margins_name, *index)] = (_copy_margins, (lender.name, *index), lent)
-        sides = [side for side in itertools.product(*steps)
-                 if any(side) and all(0 <= i + s < n for i, s, n in zip(index, side, grid))]
+        sides = _sides(index, grid, steps, 1)  # where this block's lenders sit
         tasks[(name, *index)] = (
             _with_margins, func, (data.name, *index), sides,
             [depth[a] * (index[a] > 0) for a in range(data.ndim)],
@@ -182,6 +179,12 @@ def _read_only(data) -> bool:
                     or getattr(func, "__name__", None) in _CHEAP):
                 return False
     return True
+
+
+def _sides(index, grid, steps, sign: int) -> list:
+    """The neighbours' sides (-1, 0, 1 per axis) for which ``index + sign * side`` lies in the grid."""
+    return [side for side in itertools.product(*steps)
+            if any(side) and all(0 <= i + sign * s < n for i, s, n in zip(index, side, grid))]
 
 
 def _margin(side: int, depth: int) -> slice:

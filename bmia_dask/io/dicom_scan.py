@@ -200,7 +200,7 @@ def _frames_from_dataset(ds, url: str, truncated: str | None) -> list[Frame]:
         modality=str(_get(ds, "Modality", "") or "OT"),
         rows=int(_get(ds, "Rows")),
         columns=int(_get(ds, "Columns")),
-        instance_number=None if _number(_get(ds, "InstanceNumber")) is None else int(_get(ds, "InstanceNumber")),
+        instance_number=None if (instance := _number(_get(ds, "InstanceNumber"))) is None else int(instance),
         bits_stored=int(_get(ds, "BitsStored", _get(ds, "BitsAllocated", 16)) or 16),
         signed=bool(_get(ds, "PixelRepresentation", 0)),
         samples_per_pixel=int(_get(ds, "SamplesPerPixel", 1) or 1),
