@@ -26,7 +26,7 @@ import xarray as xr
 
 DIMS = ("t", "z", "y", "x")
 SPATIAL_DIMS = ("z", "y", "x")
-_DEFAULT_DIMS = {2: ("y", "x"), 3: ("z", "y", "x"), 4: ("t", "z", "y", "x")}
+_DEFAULT_DIMS = {1: ("x",), 2: ("y", "x"), 3: ("z", "y", "x"), 4: ("t", "z", "y", "x")}
 
 __all__ = [
     "DIMS",
@@ -128,7 +128,7 @@ def from_array(
     data : array_like
         numpy or dask array; numpy input becomes a dask array (``chunks``).
     dims : tuple of str, optional
-        Defaults to ``("y", "x")``, ``("z", "y", "x")`` or ``("t", "z", "y", "x")``
+        Defaults to ``("x",)``, ``("y", "x")``, ``("z", "y", "x")`` or ``("t", "z", "y", "x")``
         by the number of dimensions.
     spacing : float or sequence of float, optional
         Voxel size in mm, one per spatial dim in dims order (or one for all).
@@ -172,7 +172,7 @@ def from_array(
         data = data.rechunk(chunks)
     if dims is None:
         if data.ndim not in _DEFAULT_DIMS:
-            raise ValueError(f"data must be 2D, 3D or 4D, got {data.ndim}D")
+            raise ValueError(f"data must be 1D to 4D, got {data.ndim}D")
         dims = _DEFAULT_DIMS[data.ndim]
     dims = _check_dims(dims)
     if len(dims) != data.ndim:
