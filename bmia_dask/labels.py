@@ -86,7 +86,8 @@ def _block_kernel(structure: np.ndarray):
             return ndi.label(array, core)[0].astype(np.uint32)
 
     def with_cc3d(block):
-        block = block if block.dtype == bool else block != 0
+        # uint8, not bool: cc3d mislabels background voxels of some bool arrays (2-D, 8-connectivity)
+        block = (block if block.dtype == bool else block != 0).view(np.uint8)
         if not other_axes:
             return components(block)
         # label each sub-array along the unconnected axes on its own, numbering on
