@@ -1,6 +1,7 @@
 """Shared machinery of the chunked operations: parameters in voxels or mm,
-scipy kernels run on overlapping chunks, and the sweep that keeps whole-volume
-results (label's merge, tables, stores) to a layer of chunks in memory.
+scipy kernels run on overlapping chunks, and the slab-by-slab computation that
+keeps whole-volume results (label's merge, tables, stores) to a slab of chunks
+in memory.
 
 Chunks are extended by ``depth`` voxels of their neighbours (as dask's
 ``map_overlap`` with ``boundary="none"``): at a chunk face inside the volume the
@@ -17,6 +18,7 @@ import functools
 import itertools
 
 import numpy as np
+from dask.core import flatten
 
 from .image import SPATIAL_DIMS, as_image, like, spacing
 
@@ -126,32 +128,29 @@ def _map_with_margins(data, func, depth: dict, dtype):
     """``data.map_overlap(func, depth=depth, boundary="none")``, holding less.
 
     dask's margins are views of the neighbouring chunks, and a view keeps its
-    whole chunk in memory until the block that takes it is done: a sweep then
-    holds three layers of chunks. Here every chunk hands its neighbours
-    copies of the margins they need (one task per chunk), so a chunk is freed
-    as soon as its own block is done. When the chunks are read straight from
-    storage, the margins come from a read of their own: a chunk is then not
-    held from the block before it that needs its margin (a whole layer of
-    blocks earlier, in a sweep) to its own block. The margins must not be
+    whole chunk in memory until the block that takes it is done. Here every
+    chunk hands its neighbours copies of the margins they need (one task per
+    chunk), so a chunk is freed as soon as its own block is done. The margins
+    must not be
     deeper than the chunks (:func:`overlap_apply` merges smaller ones).
     """
     import dask.array as da
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
 
-    lender = fresh_copy(data) if _read_only(data) else data
-    token = tokenize(data, func, depth, dtype)
-    name, margins_name = f"overlap-{token}", f"margins-{token}"
     grid = data.numblocks
     depth = [depth[a] if grid[a] > 1 else 0 for a in range(data.ndim)]
+    if not any(depth):  # one chunk along every axis that needs a margin
+        return data.map_blocks(func, dtype=dtype)
+    token = tokenize(data, func, depth, dtype)
+    name, margins_name = f"overlap-{token}", f"margins-{token}"
     steps = [(-1, 0, 1) if d else (0,) for d in depth]
-    # tuple tasks, not dask's Task objects: dask's clone (fresh_copy) renames only the former
     tasks = {}
     for index in np.ndindex(*grid):
         # the margins this chunk lends, keyed by where it sits as seen from the borrowing block
         lent = [(side, tuple(_margin(s, d) for s, d in zip(side, depth))) for side in _sides(index, grid, steps, -1)]
         if lent:
-            tasks[(margins_name, *index)] = (_copy_margins, (lender.name, *index), lent)
+            tasks[(margins_name, *index)] = (_copy_margins, (data.name, *index), lent)
         sides = _sides(index, grid, steps, 1)  # where this block's lenders sit
         tasks[(name, *index)] = (
             _with_margins, func, (data.name, *index), sides,
@@ -159,26 +158,8 @@ def _map_with_margins(data, func, depth: dict, dtype):
             [depth[a] * (index[a] < grid[a] - 1) for a in range(data.ndim)],
             *[(margins_name, *(i + s for i, s in zip(index, side))) for side in sides],
         )
-    graph = HighLevelGraph.from_collections(name, tasks, dependencies=[data, lender])
+    graph = HighLevelGraph.from_collections(name, tasks, dependencies=[data])
     return da.Array(graph, name, chunks=data.chunks, dtype=dtype)
-
-
-_CHEAP = {"getter", "getter_nofancy", "getter_inline", "getitem", "concatenate_shaped", "concatenate3", "astype"}
-
-
-def _read_only(data) -> bool:
-    """Whether ``data``'s chunks are read from storage, through nothing costlier than
-    slicing, rechunking and element-wise operators: reading one twice then
-    costs less than holding it."""
-    from dask._task_spec import Task, convert_legacy_graph
-
-    for node in convert_legacy_graph(dict(data.__dask_graph__())).values():
-        if isinstance(node, Task):
-            func = node.func
-            if not (isinstance(func, np.ufunc) or getattr(func, "__module__", None) in ("_operator", "operator")
-                    or getattr(func, "__name__", None) in _CHEAP):
-                return False
-    return True
 
 
 def _sides(index, grid, steps, sign: int) -> list:
@@ -224,70 +205,6 @@ def _merge_small(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...]:
     return tuple(merged)
 
 
-def _after(value, _gate):
-    return value
-
-
-def _fresh(copy, original, after) -> bool:
-    """Whether the optimised graph of the copy's first and last chunks has every
-    dependency (dask's clone drops some) and no task of the original outside
-    ``after`` (dask's clone does not rename the keys that dask's own ``Task``
-    objects refer to); two chunks, so that the check stays cheap."""
-    from dask._task_spec import DataNode, convert_legacy_graph
-    from dask.core import flatten
-
-    keys = list(flatten(copy.__dask_keys__()))
-    try:
-        graph = copy.__dask_optimize__(copy.__dask_graph__(), [keys[0], keys[-1]])
-        graph = convert_legacy_graph(dict(graph))
-    except ValueError:
-        return False
-    if not all(dependency in graph for node in graph.values() for dependency in node.dependencies):
-        return False
-    shared = (graph.keys() & original.__dask_graph__().keys()) - set(() if after is None else after.__dask_graph__())
-    return all(isinstance(graph[key], DataNode) for key in shared)
-
-
-def fresh_copy(data, *, after=None):
-    """The same dask array under new keys: a task that needs its chunks computes them
-    again instead of sharing (and holding) the original ones.
-
-    With ``after`` (a ``dask.delayed`` value) the copy's first tasks wait for it,
-    so its chunks are read only once ``after`` is done. This is dask's ``clone``
-    and ``bind``, which keep the graph's layers (and so its fusion); they lose
-    keys on arrays with a slicing layer (``image.isel(t=3)``, see dask-ms#374),
-    and then the graph is renamed here key by key instead.
-    """
-    import dask.array as da
-    from dask._task_spec import Task, TaskRef, convert_legacy_graph
-    from dask.base import tokenize
-    from dask.graph_manipulation import bind, clone
-
-    copy = clone(data) if after is None else bind(data, after)
-    if _fresh(copy, data, after):
-        return copy
-    graph = convert_legacy_graph(dict(data.__dask_graph__()))
-    token = tokenize(data, after, "fresh-copy")
-
-    def rename(key, suffix=""):
-        name = f"{key[0] if isinstance(key, tuple) else key}-{token}{suffix}"
-        return (name, *key[1:]) if isinstance(key, tuple) else name
-
-    renamed = {key: rename(key) for key in graph}
-    tasks = {renamed[key]: node.substitute(renamed, key=renamed[key]) for key, node in graph.items()}
-    if after is not None:
-        tasks.update(convert_legacy_graph(dict(after.__dask_graph__())))
-        for key, node in graph.items():
-            if not node.dependencies:  # a first task: runs (inside this one) once ``after`` is done
-                tasks[renamed[key]] = Task(renamed[key], _after, node, TaskRef(after.key))
-    return da.Array(tasks, f"{data.name}-{token}", chunks=data.chunks, dtype=data.dtype, meta=data._meta)
-
-
-def _done(_previous, _result, release: bool) -> None:
-    if release:
-        _release_freed_memory()
-
-
 def _release_freed_memory() -> None:
     """Hand memory that is free but kept by glibc's malloc back to the system
     (as dask.distributed's workers do), so the resident size follows what is in use."""
@@ -325,89 +242,174 @@ def threads() -> int:
     return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
 
 
-def collect_in_sweep(blocks: np.ndarray, *, alongside=(), ahead: int | None = None):
-    """One ``dask.delayed`` list of per-block results, computed block by block in C
-    order with at most ``ahead`` blocks under way.
+ONCE = "bmia-once-"
 
-    A single task that takes every block's result lets dask start any block in
-    any order, and behind a neighbourhood filter it holds the input chunks of
-    most of the volume. Here a chain of small tasks marks the blocks done in C
-    order, and the work that a block is the first to need (reading its
-    neighbours' chunks, mostly) waits until the block ``ahead`` places before
-    it is done: whatever dask's order, the chunks in memory are those of
-    about one layer of blocks, however large the volume. ``ahead`` defaults
-    to twice the scheduler's threads (:func:`threads`), so that every thread
-    has work.
 
-    ``alongside`` are more ``dask.delayed`` values computed in the same graph
-    (a store's pyramid levels): they are not gathered, and the work they share
-    with ``blocks`` follows the sweep.
-    """
-    from dask._task_spec import Task, TaskRef, convert_legacy_graph
-    from dask.base import tokenize
-    from dask.delayed import Delayed
+def once_name(name: str) -> str:
+    """The key name of a small whole-volume result (label's merge table) that
+    :func:`compute_blocks` computes once, before the blocks that need it."""
+    return ONCE + name
 
-    blocks = list(np.ravel(np.asarray(blocks, dtype=object)))
-    alongside = list(alongside)
-    token = tokenize([block.key for block in blocks])
-    ahead = max(1, 2 * threads() if ahead is None else int(ahead))
-    # the graph written out, not through dask.delayed calls: each of those would cull
-    # the whole graph again (minutes for 1000s of blocks)
-    graphs = {id(g): g for g in (value.__dask_graph__() for value in blocks + alongside)}
+
+def _name(key) -> str:
+    return str(key[0] if isinstance(key, tuple) else key)
+
+
+class _Value:
+    """A computed result put back into a graph (a plain object: dask does not look inside)."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _unwrap(holder):
+    return holder.value
+
+
+def _graph_of(collections) -> dict:
     graph = {}
-    for g in graphs.values():
-        graph.update(convert_legacy_graph(dict(g)))
-    done, previous = [], None
-    for k, block in enumerate(blocks):
-        key = f"sweep-{token}-{k}"
-        # every ``ahead`` blocks, a window's worth freed: hand their memory back to the system
-        graph[key] = Task(key, _done, previous and TaskRef(previous), TaskRef(block.key), k % ahead == 0)
-        done.append(previous := key)
-    key = f"sweep-{token}"
-    graph[key] = Task(key, _first_values, len(blocks), *[TaskRef(value.key) for value in blocks + alongside],
-                      *([TaskRef(previous)] if previous else []))
-    return Delayed(key, _gated(graph, [[block.key] for block in blocks], done, ahead))
-
-
-def _first_values(n: int, *values) -> list:
-    return list(values[:n])
-
-
-def _gated(graph: dict, steps: list, done: list, ahead: int) -> dict:
-    """``graph`` with the tasks where step k's own work starts bound to ``done[k - ahead]``.
-
-    ``steps`` are lists of keys, ``done[k]`` a key computed once steps 0..k
-    are. Step k's own work starts with the tasks first needed by step k that
-    depend on nothing but what every step needs (the store's handle, label's
-    merge table): the chunk reads. Binding them to an earlier step keeps the
-    graph acyclic (``done[k - ahead]`` needs nothing of step k). Tasks that
-    take an earlier step's data, such as the margins of a neighbour, are
-    left free, so that data is not held for the gate.
-    """
-    from dask._task_spec import Task, TaskRef
-
-    first_use = _first_step(graph, steps)
-    last_use = _first_step(graph, steps[::-1])
-    everywhere = {key for key, k in first_use.items() if k == 0 and last_use[key] == 0}
-    for key, k in first_use.items():
-        node = graph[key]
-        if k >= ahead and isinstance(node, Task) and node.dependencies <= everywhere:
-            graph[key] = Task(key, _after, node, TaskRef(done[k - ahead]))
+    for collection in collections:
+        keys = list(flatten(collection.__dask_keys__()))
+        graph.update(collection.__dask_optimize__(collection.__dask_graph__(), keys))
     return graph
 
 
-def _first_step(graph: dict, steps: list) -> dict:
-    """For every key, the index of the first of ``steps`` (lists of keys) that needs it."""
-    first: dict = {}
-    for k, keys in enumerate(steps):
-        stack = [key for key in keys if key not in first]
-        first.update(dict.fromkeys(stack, k))
-        while stack:
-            for dependency in graph[stack.pop()].dependencies:
-                if dependency not in first:
-                    first[dependency] = k
-                    stack.append(dependency)
-    return first
+def _get(graph: dict, keys: list) -> list:
+    """Compute ``keys`` of ``graph`` with the scheduler in use (a dask.distributed
+    client, a configured scheduler, or the local threads)."""
+    import sys
+
+    import dask.base
+    import dask.threaded
+    from dask.optimization import cull
+
+    get = dask.base.get_scheduler() if "distributed" in sys.modules or dask.config.get("scheduler", None) else None
+    culled, _ = cull(graph, keys)
+    return list((get or dask.threaded.get)(culled, keys))
+
+
+def _slabs(keys: list, size: int) -> list:
+    """``keys`` (block keys ``(name, i, j, ...)``) in C order of their block index, cut
+    into runs of about ``size`` keys that end where a layer (first index) ends when
+    one is close."""
+    keys = sorted(keys, key=lambda key: tuple(key[1:]) if isinstance(key, tuple) else ())
+    runs, run = [], []
+    for k, key in enumerate(keys):
+        run.append(key)
+        layer_ends = k + 1 == len(keys) or not isinstance(key, tuple) or keys[k + 1][1:2] != key[1:2]
+        if len(run) >= size and (layer_ends or len(run) >= 2 * size):
+            runs.append(run)
+            run = []
+    return runs + [run] if run else runs
+
+
+def _compute_in_slabs(graph: dict, keys: list, size: int) -> dict:
+    values = {}
+    for run in _slabs(keys, size):
+        values.update(zip(run, _get(graph, run)))
+        _release_freed_memory()  # a slab's worth freed: hand it back to the system
+    return values
+
+
+def _resolve_once(graph: dict, keys: list, size: int) -> None:
+    """Compute in place the small whole-volume results (keys named by
+    :func:`once_name`) that ``keys`` need, each from its inputs computed slab by
+    slab, innermost first."""
+    from dask.core import get_dependencies
+
+    needed, stack, once = set(), list(keys), []
+    while stack:
+        key = stack.pop()
+        if key in needed:
+            continue
+        needed.add(key)
+        if _name(key).startswith(ONCE):
+            once.append(key)
+        stack.extend(get_dependencies(graph, key))
+    for key in sorted(once, key=lambda k: _depth(graph, k)):
+        inputs = list(get_dependencies(graph, key))
+        values = _compute_in_slabs(graph, inputs, size)
+        local = {k: (_unwrap, _Value(v)) for k, v in values.items()}
+        local[key] = graph[key]
+        graph[key] = (_unwrap, _Value(_get(local, [key])[0]))
+
+
+def _depth(graph: dict, key) -> int:
+    """How many small whole-volume results lie below ``key`` (so the innermost come first)."""
+    from dask.core import get_dependencies
+
+    seen, stack, depth = set(), [key], 0
+    while stack:
+        k = stack.pop()
+        for dependency in get_dependencies(graph, k):
+            if dependency not in seen:
+                seen.add(dependency)
+                depth += _name(dependency).startswith(ONCE)
+                stack.append(dependency)
+    return depth
+
+
+def compute_blocks(blocks, *, alongside=()) -> list:
+    """Compute per-block results (a dask array with one chunk per block, e.g. one
+    table or one store write per block) and return them in C order.
+
+    The work is cut into slabs of consecutive blocks, each one computation (on
+    whatever scheduler is in use: threads, or a dask.distributed client), so
+    whatever dask's order within a slab, memory holds about a slab of chunks,
+    however large the volume. Small whole-volume results that the blocks need
+    (label's merge table, keys named by :func:`once_name`) are computed first,
+    once, their own inputs slab by slab, and put back into the graph as values.
+    A block that needs its neighbours' margins reads them again in the next
+    slab, so a slab is at least ``4 x`` the scheduler's threads in blocks.
+
+    ``alongside`` are more dask arrays of per-block results (a store's pyramid
+    levels), computed with the slab whose blocks they follow (by their first
+    block index scaled to ``blocks``' grid); their results are not returned.
+    """
+    alongside = list(alongside)
+    if not hasattr(blocks, "numblocks"):  # dask.delayed values, one per block (``Array.to_delayed()``)
+        blocks = [block for block in np.ravel(np.asarray(blocks, dtype=object))]
+        graph = _graph_of(blocks)
+        main = [block.key for block in blocks]
+        _resolve_once(graph, main, max(4 * threads(), 1))
+        values = _compute_in_slabs(graph, main, max(4 * threads(), 1))
+        return [values[key] for key in main]
+    graph = _graph_of([blocks, *alongside])
+    main = list(flatten(blocks.__dask_keys__()))
+    extra = [key for other in alongside for key in flatten(other.__dask_keys__())]
+    size = max(4 * threads(), 1)
+    _resolve_once(graph, main + extra, size)
+    if not extra:
+        values = _compute_in_slabs(graph, main, size)
+        return [values[key] for key in main]
+    # each extra block goes with the slab that holds the main blocks of its layer
+    layers = blocks.numblocks[0]
+    values = {}
+    placed = {}
+    for other in alongside:
+        for key in flatten(other.__dask_keys__()):
+            # the last layer of ``blocks`` that this block's region reaches
+            layer = min(layers - 1, -(-(key[1] + 1) * layers // other.numblocks[0]) - 1) if isinstance(key, tuple) \
+                else layers - 1
+            placed.setdefault(layer, []).append(key)
+    done_layers = set()
+    for run in _slabs(main, size):
+        run_layers = {key[1] for key in run}
+        # a layer's extras run once the whole layer has been computed
+        closed = {layer for layer in run_layers if all(key in values or key in run for key in main if key[1] == layer)}
+        ready = [key for layer in sorted(closed - done_layers) for key in placed.get(layer, [])]
+        done_layers |= closed
+        values.update(zip(run + ready, _get(graph, run + ready)))
+        _release_freed_memory()
+    return [values[key] for key in main]
+
+
+
+collect_in_sweep = compute_blocks  # the name measure.py still imports
+
+
+def fresh_copy(data):  # measure.py still imports it: a fresh copy is no longer needed
+    return data
 
 
 def compute(*collections):

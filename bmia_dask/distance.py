@@ -29,7 +29,7 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from ._chunked import fresh_copy, per_axis, spatial_axes
+from ._chunked import per_axis, spatial_axes
 from .image import as_image, like, spacing
 
 __all__ = ["distance_transform_edt"]
@@ -224,7 +224,7 @@ def _graph(data, axes, weights, dtype):
     axis = axes[0]
     chunks, slabs = _layout(data, axes)
     groups = data.rechunk(chunks)
-    again = fresh_copy(data).rechunk(chunks)
+    again = groups  # TODO(lead): chains as a once-computed result, so groups are not held between passes
     token = tokenize(groups, axes, weights, dtype)
     bounds, before, after, edges, name = (f"edt-{k}-{token}" for k in ("bounds", "before", "after", "edges", "slab"))
     starts = np.concatenate([[0], np.cumsum(chunks[axis])[:-1]]).astype(int)

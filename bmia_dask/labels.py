@@ -8,10 +8,12 @@ face, an edge or a corner (full connectivity) are joined, whatever number of
 chunks they cross. The result is the same partition as scipy's, numbered
 ``1..n``.
 
-Memory stays at a few chunks: the first pass keeps only each chunk's label
-count and its boundary planes; the final pass labels each chunk again (cheap)
-and maps its labels through the merge table. The mask is read (or computed)
-twice rather than held whole between the passes.
+The first pass keeps only each chunk's label count and its boundary planes;
+the final pass labels each chunk again (cheap) and maps its labels through the
+merge table. Written to a store or measured (:func:`bmia_dask.to_zarr`,
+:func:`bmia_dask.regionprops_table`), the merge table is computed first, the
+mask slab by slab, and then the final pass slab by slab, so memory holds a
+slab of chunks; the mask is computed twice rather than held whole.
 """
 
 from __future__ import annotations
@@ -19,16 +21,17 @@ from __future__ import annotations
 import itertools
 
 import cc3d
-import dask
 import dask.array as da
 import numpy as np
 import scipy.ndimage as ndi
 import scipy.sparse
 import scipy.sparse.csgraph
 from dask.base import tokenize
+from dask.core import flatten
+from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from ._chunked import collect_in_sweep, fresh_copy
+from ._chunked import once_name
 from .image import as_image, like
 
 __all__ = ["label"]
@@ -240,18 +243,21 @@ def label(mask, structure=None, dims=None):
     token = tokenize(data, full)
     summaries = data.map_blocks(_summary, kernel, dtype=object, chunks=tuple((1,) * n for n in grid_shape),
                                 name=f"label-summary-{token}")
-    merged = dask.delayed(_merge, pure=True)(collect_in_sweep(summaries.to_delayed()), grid_shape, full,
-                                             dask_key_name=f"label-merge-{token}")
+    # one small task over every block's summary: computed once, before the final pass
+    # (bmia_dask._chunked.compute_blocks computes its inputs slab by slab)
+    merge_key = once_name(f"label-merge-{token}")
+    merge = Delayed(merge_key, HighLevelGraph.from_collections(
+        merge_key, {merge_key: (_merge, list(flatten(summaries.__dask_keys__())), grid_shape, full)},
+        dependencies=[summaries],
+    ))
     name = f"label-{token}"
-    # the final pass labels a clone of the mask's graph, bound to start after the
-    # merge: the mask's chunks are not held from the first pass to the last (out of
-    # core), they are read or computed again, one after the other
-    again = fresh_copy(data, after=merged)
     graph = {
-        (name, *index): (_relabel, (again.name, *index), merged.key, index, kernel)
+        (name, *index): (_relabel, (data.name, *index), merge_key, index, kernel)
         for index in np.ndindex(*grid_shape)
     }
-    layer = HighLevelGraph.from_collections(name, graph, dependencies=[again, merged])
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[data, merge])
     labels = da.Array(layer, name, chunks=data.chunks, dtype=np.int32)
-    n = da.from_delayed(dask.delayed(_count)(merged), shape=(), dtype=np.int64)
+    count_name = f"label-count-{token}"
+    count = HighLevelGraph.from_collections(count_name, {(count_name,): (_count, merge_key)}, dependencies=[merge])
+    n = da.Array(count, count_name, chunks=(), dtype=np.int64)
     return like(image, labels, units=""), n

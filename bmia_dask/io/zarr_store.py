@@ -133,23 +133,23 @@ def _whole_chunks(blocks, chunks) -> bool:
     return all(bound % size == 0 for sizes, size in zip(blocks, chunks) for bound in np.cumsum(sizes[:-1]))
 
 
-def _store_in_sweep(sources, targets) -> None:
-    """``da.store``, but writing the first source's blocks in a sweep (C order, a few
-    blocks under way: :func:`bmia_dask._chunked.collect_in_sweep`).
+def _store(sources, targets) -> None:
+    """``da.store``, written slab by slab (:func:`bmia_dask._chunked.compute_blocks`).
 
-    ``da.store`` lets dask pick any order, and behind a neighbourhood filter
-    it holds most of the input chunks at once; the sweep keeps about a layer.
-    The other sources (pyramid levels, reduced from the first) are written
-    as the sweep reaches their chunks.
+    ``da.store`` computes the whole volume in one graph, and behind a
+    neighbourhood filter or label's two passes dask's order can hold most of
+    the input chunks at once; slabs keep memory to a slab of chunks. The
+    other sources (pyramid levels, reduced from the first) are written with
+    the slab that completes their region.
     """
-    from .._chunked import collect_in_sweep, compute
+    from .._chunked import compute_blocks
 
     writes = [
         source.map_blocks(_BlockWriter(target), dtype=np.int8, chunks=tuple((1,) * n for n in source.numblocks),
-                          name=f"store-{tokenize(source, str(target.store_path))}").to_delayed()
+                          name=f"store-{tokenize(source, str(target.store_path))}")
         for source, target in zip(sources, targets)
     ]
-    compute(collect_in_sweep(writes[0], alongside=[block for other in writes[1:] for block in other.ravel()]))
+    compute_blocks(writes[0], alongside=writes[1:])
 
 
 def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1, downsample: str = "mean",
@@ -239,7 +239,7 @@ def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1
                 compressors=[COMPRESSOR],
             ))
         with progress_bar(f"writing {url}", enabled=progress):
-            _store_in_sweep(sources, targets)
+            _store(sources, targets)
         multiscales = _multiscales(image, pyramid_images)
         if levels > 1:
             multiscales["type"] = downsample
