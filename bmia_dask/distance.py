@@ -10,13 +10,14 @@ others whole); each slab is one task:
 - The first pass is binary: the distance along the first axis to the nearest
   background voxel. Within a slab it is a forward and a backward scan; what
   lies beyond the slab comes in as two planes (the index of the nearest
-  background voxel before and after it, per line), carried from group to group
-  of slabs by two chains of small tasks.
+  background voxel before and after it, per line), folded over the groups of
+  slabs from each group's first and last background voxel in one small task.
 - The in-plane passes run on whole lines: a compiled (numba) lower envelope
   per axis.
 
-Only planes travel between groups, so peak memory is a few slabs and stays
-flat as the first axis grows; a ``(t, z, y, x)`` cine is transformed frame by
+Only planes travel between groups; written to a store, the fold is computed
+first and the slabs then slab by slab, so peak memory stays flat as the first
+axis grows; a ``(t, z, y, x)`` cine is transformed frame by
 frame. The `edt` package is faster inside one block but offers no pass on a
 non-binary input, which the exact cross-chunk merge needs.
 """
@@ -27,9 +28,10 @@ import dask.array as da
 import numba
 import numpy as np
 from dask.base import tokenize
+from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from ._chunked import per_axis, spatial_axes
+from ._chunked import once_name, per_axis, spatial_axes
 from .image import as_image, like, spacing
 
 __all__ = ["distance_transform_edt"]
@@ -214,49 +216,76 @@ def _layout(data, axes):
     return tuple(chunks), slabs
 
 
-def _graph(data, axes, weights, dtype):
-    """Chains of planes along the first axis, then one task per slab.
+def _chains(bounds, grid, axis):
+    """For every group: the nearest background before it and after it, per line
+    (folds of the groups' bounds along ``axis``, one fold per frame)."""
+    bounds = dict(zip(np.ndindex(*grid), bounds))
+    before, after = {}, {}
+    for index in np.ndindex(*grid):
+        g = index[axis]
+        lines = bounds[index][0].shape
+        if g == 0:
+            before[index] = np.full(lines, -np.inf)
+        else:
+            previous = index[:axis] + (g - 1,) + index[axis + 1:]
+            before[index] = _carry(before[previous], bounds[previous], "last")
+    for index in reversed(list(np.ndindex(*grid))):
+        g = index[axis]
+        if g == grid[axis] - 1:
+            after[index] = np.full(bounds[index][0].shape, np.inf)
+        else:
+            following = index[:axis] + (g + 1,) + index[axis + 1:]
+            after[index] = _carry(after[following], bounds[following], "first")
+    return before, after
 
-    Only planes travel between groups. The mask's groups are computed twice (a
-    fresh copy of their graph feeds the slabs), so none is held while the chains
-    wait for the last group: memory stays at a few groups.
+
+def _chain_of(chains, index, which):
+    return chains[which][index]
+
+
+def _graph(data, axes, weights, dtype):
+    """The groups' bounds, folded into the planes each group needs (a small result
+    computed once), then one task per slab.
+
+    Only planes travel between groups. Written to a store
+    (:func:`bmia_dask._chunked.compute_blocks`), the planes are computed
+    first, the groups slab by slab, and then the slabs, reading the groups
+    again: no group is held while the folds wait for the last one.
     """
     axis = axes[0]
     chunks, slabs = _layout(data, axes)
     groups = data.rechunk(chunks)
-    again = groups  # TODO(lead): chains as a once-computed result, so groups are not held between passes
     token = tokenize(groups, axes, weights, dtype)
-    bounds, before, after, edges, name = (f"edt-{k}-{token}" for k in ("bounds", "before", "after", "edges", "slab"))
+    bounds, edges, name = (f"edt-{k}-{token}" for k in ("bounds", "edges", "slab"))
+    chains_key = once_name(f"edt-chains-{token}")
+    grid = groups.numblocks
+    bounds_graph = {(bounds, *index): (_bounds, (groups.name, *index), axis, int(start))
+                    for index in np.ndindex(*grid)
+                    for start in [sum(chunks[axis][: index[axis]])]}
+    bounds_layer = HighLevelGraph.from_collections(bounds, bounds_graph, dependencies=[groups])
+    chains = Delayed(chains_key, HighLevelGraph.from_collections(
+        chains_key, {chains_key: (_chains, list(bounds_graph), grid, axis)},
+        dependencies=[da.Array(bounds_layer, bounds, chunks=tuple((1,) * n for n in grid), dtype=object)],
+    ))
     starts = np.concatenate([[0], np.cumsum(chunks[axis])[:-1]]).astype(int)
-    n = len(chunks[axis])
     graph = {}
-    for index in np.ndindex(*groups.numblocks):
+    for index in np.ndindex(*grid):
         g = index[axis]
-
-        def at(k, index=index):
-            return tuple(k if a == axis else i for a, i in enumerate(index))
-
-        lines = int(np.prod([c[i] for a, (c, i) in enumerate(zip(chunks, index)) if a != axis]))
-        graph[(bounds, *index)] = (_bounds, (groups.name, *index), axis, int(starts[g]))
-        graph[(before, *index)] = (
-            (np.full, lines, -np.inf) if g == 0 else (_carry, (before, *at(g - 1)), (bounds, *at(g - 1)), "last")
-        )
-        graph[(after, *index)] = (
-            (np.full, lines, np.inf) if g == n - 1 else (_carry, (after, *at(g + 1)), (bounds, *at(g + 1)), "first")
-        )
         offsets = np.concatenate([[0], np.cumsum(slabs[g])]).astype(int)
-        graph[(edges, *index)] = (_edges, (again.name, *index), axis, int(starts[g]),
-                                  (before, *index), (after, *index), offsets.tolist())
+        graph[(edges, *index)] = (_edges, (groups.name, *index), axis, int(starts[g]),
+                                  (_chain_of, chains_key, index, 0), (_chain_of, chains_key, index, 1),
+                                  offsets.tolist())
         first_slab = sum(len(s) for s in slabs[:g])
         for k in range(len(slabs[g])):
             piece = slice(int(offsets[k]), int(offsets[k + 1]))
-            graph[(name, *at(first_slab + k))] = (
-                _slab, (again.name, *index), axis, piece, int(starts[g] + offsets[k]), (edges, *index), k,
+            at = tuple(first_slab + k if a == axis else i for a, i in enumerate(index))
+            graph[(name, *at)] = (
+                _slab, (groups.name, *index), axis, piece, int(starts[g] + offsets[k]), (edges, *index), k,
                 axes, weights, dtype,
             )
     out_chunks = list(chunks)
     out_chunks[axis] = tuple(s for group in slabs for s in group)
-    layer = HighLevelGraph.from_collections(name, graph, dependencies=[groups, again])
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[groups, chains])
     return da.Array(layer, name, chunks=tuple(out_chunks), dtype=dtype)
 
 
