@@ -1,0 +1,461 @@
+"""The adapter: scipy.ndimage's and dask-image's call conventions in front of bmia_dask.
+
+Foreign test files import the modules built here in place of ``scipy.ndimage``
+(``scipy_module``) or ``dask_image.nd*`` (``dask_image_package``). Each public name
+is a wrapper that
+
+1. resolves the name in :mod:`bmia_dask.ndimage` (never in scipy or dask-image:
+   a name bmia_dask lacks raises :class:`NotProvided`, which the conformance
+   conftest reports as an expected failure of the "not provided yet" group);
+2. binds the call to scipy's signature (bmia_dask takes scipy's extra positional
+   parameters as keywords) and passes every argument by scipy's name; an argument
+   bmia_dask's function does not take raises :class:`NotProvided` too, unless it
+   has scipy's default value;
+3. hands the image arguments (``input``, ``labels``, ``mask``, ``markers``) to
+   bmia_dask as lazy images with small chunks (the grid of the module: chunks
+   that cut through the tests' objects), and refuses more than 3 axes
+   (:class:`OutOfScope`);
+4. turns the result into the tested library's types: for scipy, computed numpy
+   values, each dask graph checked first as ``dask.array.utils.assert_eq`` checks
+   it (layers and dependencies, key collisions, every chunk's shape and dtype,
+   meta); for dask-image, dask arrays (graph checked; the tests compute them).
+
+``output=`` given as an array: bmia_dask refuses arrays (a lazy library cannot
+fill them), so the adapter asks bmia_dask for ``output=<that array's dtype>``,
+checks the result has that dtype, and copies it into the array, returning what
+scipy returns then. ``distances=`` / ``indices=`` arrays are out of scope.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import types
+
+import dask
+import dask.array as da
+import numpy as np
+import scipy.ndimage
+import xarray as xr
+from dask.highlevelgraph import HighLevelGraph
+
+import bmia_dask
+import bmia_dask.ndimage as bnd
+
+GRIDS = {
+    "g1": (3, 4, 5),   # fine: every test object is cut
+    "g2": (7, 6, 5),   # coarser, different cuts
+}
+MAX_NDIM = 3
+# large test arrays get proportionally larger chunks (at most this many per axis): the
+# chunks still cut every object, and a 100 x 100 test image is not 850 chunks
+MAX_CHUNKS_PER_AXIS = 8
+
+# functions whose first parameter is not an image (structuring-element helpers)
+NOT_IMAGE_FUNCTIONS = {"generate_binary_structure", "iterate_structure"}
+IMAGE_PARAMETERS = {"input", "labels", "mask", "markers", "arr"}
+# bmia_dask functions allowed to be scipy's own objects: they build small numpy kernels,
+# they never touch an image
+REEXPORTS_ALLOWED = {"generate_binary_structure", "iterate_structure"}
+
+
+# --------------------------------------------------------------------------- outcomes
+class Unsupported(BaseException):
+    """Raised by the adapter for a call bmia_dask cannot be asked to do.
+
+    A BaseException, so that no ``pytest.raises(Exception)`` in a foreign test can
+    swallow it and pass. ``group`` names the reason group of ``unsupported.py``.
+    """
+
+    group = "unsupported"
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotProvided(Unsupported):
+    group = "not provided yet"
+
+
+class OutOfScope(Unsupported):
+    group = "more than 3 axes"
+
+
+class ScipyInternals(Unsupported):
+    group = "scipy internals"
+
+
+class DaskImageOnly(Unsupported):
+    group = "dask-image's own API"
+
+
+class OutputArrays(Unsupported):
+    group = "distances=/indices= arrays"
+
+
+class GraphInvalid(BaseException):
+    """A bmia_dask result whose dask graph fails validation: always a failure."""
+
+
+class TooSlow(BaseException):
+    """A foreign test that ran longer than the conformance time limit: a failure."""
+
+
+# --------------------------------------------------------------------------- graphs
+def check_graph(x) -> None:
+    """The graph checks of ``dask.array.utils.assert_eq``, with dask's public API:
+    layers and their dependencies (``HighLevelGraph.validate``) and no key defined
+    twice with different tasks."""
+    graph = x.__dask_graph__()
+    if not isinstance(graph, HighLevelGraph):
+        return
+    try:
+        graph.validate()
+    except Exception as err:  # noqa: BLE001 - any validation error is the finding
+        raise GraphInvalid(f"HighLevelGraph.validate: {err!r}") from None
+    seen: dict = {}
+    for name, layer in graph.layers.items():
+        for key in layer:
+            if key in seen and seen[key] != name:
+                if dask.base.tokenize(layer[key]) != dask.base.tokenize(graph.layers[seen[key]][key]):
+                    raise GraphInvalid(f"key {key!r} defined differently in layers {seen[key]!r} and {name!r}")
+            seen.setdefault(key, name)
+
+
+def compute_checked(x: da.Array) -> np.ndarray:
+    """Compute a dask array the way ``assert_eq`` does, failing on a bad graph or on
+    chunks that are not what the array declares."""
+    check_graph(x)
+    persisted = x.persist(scheduler="sync")
+    for index in np.ndindex(*persisted.numblocks):
+        chunk = persisted.dask[(persisted.name, *index)]
+        if not hasattr(chunk, "dtype"):
+            chunk = np.asarray(chunk, dtype="O")
+        want = tuple(c[i] for c, i in zip(persisted.chunks, index))
+        if tuple(chunk.shape) != want and not any(np.isnan(w) for w in want):
+            raise GraphInvalid(f"chunk {index} has shape {chunk.shape}, the array declares {want}")
+        if chunk.dtype != x.dtype:
+            raise GraphInvalid(f"chunk {index} has dtype {chunk.dtype}, the array declares {x.dtype}")
+    value = persisted.compute(scheduler="sync")
+    if getattr(x, "_meta", None) is not None and np.ndim(value) != x._meta.ndim:
+        raise GraphInvalid(f"computing changes the number of dimensions ({x._meta.ndim} -> {np.ndim(value)})")
+    if hasattr(value, "dtype") and value.dtype != x.dtype and np.size(value):
+        raise GraphInvalid(f"computed dtype {value.dtype}, the array declares {x.dtype}")
+    if tuple(np.shape(value)) != tuple(x.shape) and not any(np.isnan(s) for s in x.shape):
+        raise GraphInvalid(f"computed shape {np.shape(value)}, the array declares {x.shape}")
+    return value
+
+
+# --------------------------------------------------------------------------- inputs
+def _chunks(shape, grid) -> tuple[int, ...]:
+    return tuple(max(1, min(max(c, -(-n // MAX_CHUNKS_PER_AXIS)), n)) for c, n in zip(grid, shape))
+
+
+def to_image(value, grid, name: str):
+    """A test's array as a bmia_dask image with the grid's chunks (``grid=None``:
+    dask arrays keep their own chunks)."""
+    if isinstance(value, xr.DataArray):
+        return value
+    if not isinstance(value, da.Array):
+        value = np.asarray(value)
+        if value.dtype == object:
+            return value
+    if value.ndim == 0:
+        return value
+    if value.ndim > MAX_NDIM:
+        raise OutOfScope(f"{name} has {value.ndim} axes: bmia_dask's kernels have at most 3 spatial axes")
+    if isinstance(value, da.Array):
+        arr = value if grid is None else value.rechunk(_chunks(value.shape, grid))
+    else:
+        arr = da.from_array(value, chunks=_chunks(value.shape, grid or GRIDS["g1"]))
+    return bmia_dask.from_array(arr)
+
+
+def _same(a, b) -> bool:
+    if a is b:
+        return True
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # noqa: BLE001 - arrays etc.
+        return False
+
+
+def resolve(name: str):
+    """bmia_dask's function for a scipy.ndimage name; never scipy's."""
+    if name.startswith("_"):
+        raise ScipyInternals(f"scipy.ndimage.{name} is a private helper of scipy")
+    if name not in bnd.SCIPY_NAMES:
+        raise DaskImageOnly(f"{name} is not a scipy.ndimage name")
+    try:
+        func = getattr(bnd, name)
+    except AttributeError as err:
+        raise NotProvided(f"bmia_dask.ndimage.{name}: {err}") from None
+    module = getattr(func, "__module__", "") or ""
+    if not module.startswith("bmia_dask") and name not in REEXPORTS_ALLOWED:
+        raise NotProvided(f"bmia_dask.ndimage.{name} is {module}'s function, not bmia_dask's")
+    return func
+
+
+def _parameters(func):
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return None, True
+    return params, any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+DASK_IMAGE_RENAMES = {"image": "input", "label_image": "labels", "input_arr": "input"}
+
+
+def _call(name: str, grid, args, kwargs, dialect: str = "scipy"):
+    """Call bmia_dask's twin of ``scipy.ndimage.<name>``.
+
+    Returns ``(result, output array or None, dask-image's output_chunks or None)``.
+    """
+    func = resolve(name)
+    scipy_sig = inspect.signature(getattr(scipy.ndimage, name))
+    output_chunks = None
+    if dialect == "dask_image":  # dask-image's names of scipy's parameters, and its extras
+        kwargs = {DASK_IMAGE_RENAMES.get(k, k): v for k, v in kwargs.items()}
+        output_chunks = kwargs.pop("output_chunks", None)
+        kwargs.pop("depth", None)  # the overlap dask-image should use: bmia_dask derives its own
+        if kwargs.pop("wrap_axes", None) is not None:
+            raise DaskImageOnly(f"dask_image.ndmeasure.{name}(wrap_axes=...) has no scipy equivalent")
+    bound = scipy_sig.bind(*args, **kwargs)
+    if name in NOT_IMAGE_FUNCTIONS:
+        return func(*bound.args, **bound.kwargs), None, None
+    params, var_kw = _parameters(func)
+    scipy_params = list(scipy_sig.parameters.values())
+    first = scipy_params[0].name
+    arguments = {}
+    for key, value in bound.arguments.items():
+        if scipy_sig.parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)  # e.g. gaussian_gradient_magnitude's **kwargs (truncate)
+        else:
+            arguments[key] = value
+    call_kw, out_array = {}, None
+    for key, value in arguments.items():
+        if key == first:
+            continue
+        if key in ("distances", "indices") and isinstance(value, np.ndarray):
+            raise OutputArrays(f"{name}({key}=array): bmia_dask returns new arrays")
+        if key == "output" and isinstance(value, np.ndarray):
+            out_array, value = value, value.dtype
+        if params is not None and key not in params and not var_kw:
+            param = scipy_sig.parameters.get(key)
+            if out_array is None and param is not None and _same(value, param.default):
+                continue
+            raise NotProvided(f"bmia_dask.ndimage.{name} has no parameter {key!r}")
+        if key in IMAGE_PARAMETERS and value is not None:
+            value = to_image(value, grid, key)
+        call_kw[key] = value
+    image = to_image(arguments.get(first, scipy_params[0].default), grid, first)
+    return func(image, **call_kw), out_array, output_chunks
+
+
+# --------------------------------------------------------------------------- results
+def to_numpy(result):
+    """bmia_dask's result as scipy's: computed (graphs checked), containers kept."""
+    if isinstance(result, xr.DataArray):
+        result = result.data
+    if isinstance(result, da.Array):
+        return compute_checked(result)
+    if dask.is_dask_collection(result):
+        return dask.compute(result, scheduler="sync")[0]
+    if isinstance(result, tuple) and not hasattr(result, "_fields"):
+        return tuple(to_numpy(r) for r in result)
+    if isinstance(result, list):
+        return [to_numpy(r) for r in result]
+    if isinstance(result, dict):
+        return {k: to_numpy(v) for k, v in result.items()}
+    return result
+
+
+def _fill(name, result, out):
+    value = to_numpy(result)
+    labels = value[0] if name == "label" else value
+    labels = np.asarray(labels)
+    if labels.dtype != out.dtype:
+        raise AssertionError(f"bmia_dask.ndimage.{name}(output={out.dtype}) returned dtype {labels.dtype}")
+    out[...] = labels
+    if name == "label":
+        return value[1]
+    if name == "binary_fill_holes":
+        return None
+    return out
+
+
+def scipy_function(name: str, grid):
+    scipy_func = getattr(scipy.ndimage, name)
+
+    @functools.wraps(scipy_func, assigned=("__name__", "__qualname__"))
+    def wrapper(*args, **kwargs):
+        result, out, _ = _call(name, grid, args, kwargs)
+        if out is not None:
+            return _fill(name, result, out)
+        return to_numpy(result)
+
+    wrapper.__module__ = f"bmia_dask.ndimage (through the conformance adapter, grid {grid})"
+    wrapper.__doc__ = f"bmia_dask.ndimage.{name}, called as scipy.ndimage.{name}."
+    return wrapper
+
+
+def to_dask(result, name: str):
+    """bmia_dask's result as dask-image's: dask arrays (graphs checked, not computed)."""
+    if isinstance(result, xr.DataArray):
+        result = result.data
+    if isinstance(result, da.Array):
+        check_graph(result)
+        return result
+    if name in ("label", "extrema") and isinstance(result, tuple):
+        return tuple(to_dask(r, "") for r in result)
+    if isinstance(result, (list, tuple)) and any(isinstance(r, (da.Array, xr.DataArray)) for r in result):
+        return type(result)(to_dask(r, "") for r in result)
+    if dask.is_dask_collection(result):
+        return result
+    value = np.asarray(result)
+    if value.dtype == object:
+        return result
+    return da.from_array(value, chunks=value.shape or ())
+
+
+def dask_image_function(name: str, grid):
+    def wrapper(*args, **kwargs):
+        result, out, output_chunks = _call(name, grid, args, kwargs, "dask_image")
+        if out is not None:
+            return _fill(name, result, out)
+        result = to_dask(result, name)
+        if output_chunks is not None and isinstance(result, da.Array):
+            result = result.rechunk(output_chunks)  # a chunking choice of dask-image's, not a value
+        return result
+
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__module__ = f"bmia_dask.ndimage (through the conformance adapter, dask-image, grid {grid})"
+    return wrapper
+
+
+# --------------------------------------------------------------------------- modules
+PACKAGE = "_bmia_conformance"
+
+
+def _package():
+    if PACKAGE not in sys.modules:
+        pkg = types.ModuleType(PACKAGE, "The conformance adapters (built by tests/conformance/adapter.py).")
+        pkg.__path__ = []
+        sys.modules[PACKAGE] = pkg
+    return sys.modules[PACKAGE]
+
+
+def _namespace(qualname: str, make):
+    """A module whose attributes are made on first access by ``make(name)``."""
+    if qualname in sys.modules:
+        return sys.modules[qualname]
+    module = types.ModuleType(qualname)
+    cache: dict = {}
+
+    def __getattr__(name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name not in cache:
+            cache[name] = make(name)
+        return cache[name]
+
+    module.__getattr__ = __getattr__
+    sys.modules[qualname] = module
+    parent, _, child = qualname.rpartition(".")
+    setattr(sys.modules[parent], child, module)
+    return module
+
+
+class _Private:
+    """Stands for a private module of scipy.ndimage or dask-image: using it raises ``error``."""
+
+    def __init__(self, name, error=None):
+        self._name = name
+        self._error = error or ScipyInternals
+
+    def __getattr__(self, attr):
+        if attr.startswith(("__", "_pytest", "_fixture")):  # dunders, pytest's probes
+            raise AttributeError(attr)
+        raise self._error(f"{self._name}.{attr} is a private helper of the tested library")
+
+
+SCIPY_PRIVATE = {n for n in dir(scipy.ndimage) if n.startswith("_") and not n.startswith("__")}
+
+
+def scipy_module(grid_name: str):
+    """``scipy.ndimage`` in front of bmia_dask, at one chunk grid."""
+    _package()
+    grid = GRIDS[grid_name]
+
+    def make(name):
+        if name in SCIPY_PRIVATE:
+            return _Private(f"scipy.ndimage.{name}")
+        if name in scipy.ndimage.__all__:
+            return scipy_function(name, grid)
+        raise AttributeError(f"scipy.ndimage has no public {name!r}")
+
+    return _namespace(f"{PACKAGE}.scipy_{grid_name}", make)
+
+
+DASK_IMAGE_MODULES = ("ndfilters", "ndfourier", "ndinterp", "ndmeasure", "ndmorph")
+DASK_IMAGE_ALIASES = {"gaussian": "gaussian_filter"}  # dask-image's short name of a scipy function
+
+
+def dask_image_package(grid_name: str):
+    """A ``dask_image`` package whose nd* modules call bmia_dask; ``grid_name`` "native"
+    keeps the tests' own chunks."""
+    _package()
+    grid = None if grid_name == "native" else GRIDS[grid_name]
+    qual = f"{PACKAGE}.dask_image_{grid_name}"
+    if qual not in sys.modules:
+        pkg = types.ModuleType(qual)
+        pkg.__path__ = []
+        sys.modules[qual] = pkg
+        setattr(sys.modules[PACKAGE], f"dask_image_{grid_name}", pkg)
+
+        def make(name):
+            if name == "_label":  # the tests' helper to compare two labelings
+                return types.SimpleNamespace(_unique_axis=lambda a, axis=0: np.unique(a, axis=axis))
+            if name.startswith(("__", "_pytest", "_fixture")):
+                raise AttributeError(name)
+            if name.startswith("_"):
+                raise DaskImageOnly(f"dask_image private helper {name}")
+            return dask_image_function(DASK_IMAGE_ALIASES.get(name, name), grid)
+
+        for mod in DASK_IMAGE_MODULES:
+            _namespace(f"{qual}.{mod}", make)
+    return sys.modules[qual]
+
+
+def xp_module():
+    """``scipy._lib._array_api`` for the rewritten scipy tests: everything real, except
+    the helpers that read scipy's capability table by function object (our wrappers
+    are not in it); with numpy the only backend, their marks would be no-ops anyway."""
+    import pytest
+    import scipy._lib._array_api as real
+
+    qual = f"{PACKAGE}.xp"
+    if qual in sys.modules:
+        return sys.modules[qual]
+    _package()
+    module = types.ModuleType(qual)
+    module.__dict__.update({k: v for k, v in vars(real).items() if not k.startswith("__")})
+
+    def make_xp_pytest_marks(*funcs, capabilities_table=None):
+        return []
+
+    def make_xp_test_case(*funcs, capabilities_table=None):
+        return lambda func: func
+
+    def make_xp_pytest_param(func, *args, capabilities_table=None):
+        return pytest.param(func, *args, id=func.__name__)
+
+    module.make_xp_pytest_marks = make_xp_pytest_marks
+    module.make_xp_test_case = make_xp_test_case
+    module.make_xp_pytest_param = make_xp_pytest_param
+    sys.modules[qual] = module
+    sys.modules[PACKAGE].xp = module
+    return module
