@@ -28,10 +28,11 @@ from .io.zarr_store import open_image, to_zarr  # noqa: E402
 
 
 def __getattr__(name):
-    # matplotlib (figures) and numba (distances, 100 MB) are imported when first asked for
+    # matplotlib (figures), numba (distances, 100 MB) and the scipy.ndimage namespace are imported when
+    # first asked for
     import importlib
 
-    if name in ("plot", "distance"):
+    if name in ("plot", "distance", "fourier", "ndimage"):
         return importlib.import_module(f".{name}", __name__)
     if name == "distance_transform_edt":
         return importlib.import_module(".distance", __name__).distance_transform_edt
@@ -50,6 +51,7 @@ __all__ = [
     "distance",
     "distance_transform_edt",
     "filters",
+    "fourier",
     "intensity",
     "masks",
     "measure",
@@ -57,6 +59,7 @@ __all__ = [
     "regionprops_table",
     "register",
     "morphology",
+    "ndimage",
     "multiscale",
     "transform",
     "convert",
