@@ -41,66 +41,98 @@ def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def _block_histogram(values, labels, edges, index):
+    """Counts per bin, one row per ``index`` value (or one row without labels); with
+    labels a last column counts every voxel of the label (in range or not)."""
     bins = len(edges) - 1
-    values = np.asarray(values, dtype=np.float64).ravel()
-    which = _bin_index(values, edges)
+    values = np.asarray(values).ravel()
+    which = _bin_index(values.astype(np.float64), edges) if bins > 0 else np.full(values.shape, -1)
     if labels is None:
         return np.bincount(which[which >= 0], minlength=bins)[np.newaxis]
     labels = np.asarray(labels).ravel()
     position = np.searchsorted(index, labels).clip(0, len(index) - 1)
-    keep = (which >= 0) & (index[position] == labels)
-    flat = position[keep] * bins + which[keep]
-    return np.bincount(flat, minlength=len(index) * bins).reshape(len(index), bins)
+    member = index[position] == labels
+    inside = member & (which >= 0)
+    counts = np.bincount(position[inside] * bins + which[inside], minlength=len(index) * bins)
+    total = np.bincount(position[member], minlength=len(index))
+    return np.concatenate([counts.reshape(len(index), bins), total[:, np.newaxis]], axis=1)
 
 
 def _lazy_histogram(image, edges, labels=None, index=None):
-    """A lazy ``(n_index, bins)`` (or ``(1, bins)``) array of counts."""
-    data = image.data
-    parts = []
+    """A lazy ``(n_index, bins + 1)`` array of counts (the last column: voxels per
+    label) from dask arrays ``image`` and ``labels`` on the same chunks, or
+    ``(1, bins)`` without labels."""
+    data = image.data if hasattr(image, "dims") else image
     if labels is None:
         blocks = zip(data.to_delayed().ravel(), [None] * data.npartitions)
-        index = None
     else:
-        label_data = labels.data if hasattr(labels, "dims") else da.asarray(labels)
-        require_same_shape(data, label_data, "image", "labels")
-        blocks = zip(data.to_delayed().ravel(), label_data.rechunk(data.chunks).to_delayed().ravel())
-    for values, lab in blocks:
-        parts.append(dask.delayed(_block_histogram)(values, lab, edges, index))
-    n = 1 if index is None else len(index)
-    total = dask.delayed(sum)(parts)
-    return da.from_delayed(total, shape=(n, len(edges) - 1), dtype=np.int64)
+        blocks = zip(data.to_delayed().ravel(), labels.rechunk(data.chunks).to_delayed().ravel())
+    parts = [dask.delayed(_block_histogram)(values, lab, edges, index) for values, lab in blocks]
+    shape = (1, len(edges) - 1) if labels is None else (len(index), len(edges))
+    return da.from_delayed(dask.delayed(sum)(parts), shape=shape, dtype=np.int64)
 
 
-def histogram(image, min, max, bins, *, labels=None, index=None) -> np.ndarray:
+def histogram(image, min, max, bins, *, labels=None, index=None):
     """Counts of values in ``bins`` equal bins over ``[min, max]``, as ``scipy.ndimage.histogram``.
+
+    One pass over the chunks, whatever the number of labels.
 
     Parameters
     ----------
     image : xarray.DataArray or array_like
     min, max, bins
-        As in scipy (values outside ``[min, max]`` are not counted).
-    labels, index : optional
-        Histogram per label: ``labels`` is an image of the same shape and
-        ``index`` the label value(s).
+        As in scipy: the bin edges are ``np.linspace(min, max, bins + 1)``,
+        the last bin includes ``max``, values outside are not counted.
+    labels : xarray.DataArray or array_like, optional
+        Labels broadcast against ``image``; without ``index`` the voxels with
+        ``labels > 0`` are counted.
+    index : scalar or array_like, optional
+        The label(s) to count (cast to the labels' dtype, as scipy does).
 
     Returns
     -------
-    numpy.ndarray
-        ``(bins,)`` counts; with ``labels``, ``(len(index), bins)`` (one row per
-        index value, in the order given) or ``(bins,)`` for a scalar index.
+    numpy.ndarray or None
+        ``(bins,)`` int counts; for a sequence ``index`` an object array shaped
+        like it, holding such counts per label (``None`` for an absent label), as
+        scipy's; for a scalar ``index`` its counts (``None`` if absent).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = np.array([0.1, 0.4, 0.9, 1.0])
+    >>> bd.intensity.histogram(image, 0, 1, 2, labels=[1, 1, 2, 2], index=[1, 2, 3])
+    array([array([2, 0]), array([0, 2]), None], dtype=object)
     """
-    image = as_image(image)
-    edges = _bin_edges(min, max, bins)
+    from .measure import _dask, _operands
+
+    edges = np.linspace(min, max, bins + 1)  # scipy's edges, and numpy's errors for bad bins
+    if np.any(edges[:-1] > edges[1:]):
+        raise ValueError(f"`bins` must increase monotonically, when an array: max ({max!r}) < min ({min!r})")
+    as_scalar = np.isscalar(index)
     if labels is None:
-        return _lazy_histogram(image, edges).compute()[0]
+        if index is not None:
+            raise ValueError("index without defined labels")
+        return _lazy_histogram(_dask(image), edges).compute()[0]
+    try:
+        values, labels = _operands(image, labels)
+    except ValueError as e:
+        raise ValueError("input and labels must have the same shape (excepting dimensions with width 1)") from e
     if index is None:
-        raise ValueError("index is required with labels: the label value(s) to histogram")
-    wanted = np.atleast_1d(index)
-    order = np.argsort(wanted, kind="stable")
-    counts = _lazy_histogram(image, edges, labels, wanted[order]).compute()
-    result = np.empty_like(counts)
-    result[order] = counts
-    return result[0] if np.ndim(index) == 0 else result
+        counts = _lazy_histogram(values, edges, labels > 0, np.array([True])).compute()
+        return counts[0, :-1]
+    index = np.atleast_1d(index)
+    if np.any(index.astype(labels.dtype).astype(index.dtype) != index):
+        raise ValueError(f"Cannot convert index values from <{index.dtype}> to <{labels.dtype}> "
+                         "(labels' type) without loss of precision")
+    index = index.astype(labels.dtype)
+    wanted = np.unique(index)
+    counts = _lazy_histogram(values, edges, labels, wanted).compute()
+    output = np.empty(index.shape, object)
+    output[:] = None
+    for at, value in np.ndenumerate(index):
+        row = counts[np.searchsorted(wanted, value)]
+        if row[-1]:
+            output[at] = row[:-1].copy()
+    return output[0] if as_scalar else output
 
 
 def cdf(image, min, max, bins) -> np.ndarray:

@@ -24,14 +24,16 @@ import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
+import scipy.ndimage as ndi
 
 from ._chunked import collect_in_sweep, fresh_copy
 from .image import SPATIAL_DIMS, as_image, geometry, like, require_same_shape, spacing
 from .intensity import histogram
 
 __all__ = [
-    "regionprops_table", "find_objects", "center_of_mass", "sum_labels", "mean", "variance", "minimum",
-    "maximum", "maximum_position", "label_at", "extract", "histogram",
+    "regionprops_table", "find_objects", "center_of_mass", "sum_labels", "sum", "mean", "variance",
+    "standard_deviation", "minimum", "maximum", "median", "minimum_position", "maximum_position", "extrema",
+    "labeled_comprehension", "value_indices", "histogram", "label_at", "extract",
 ]
 
 
@@ -228,56 +230,684 @@ def find_objects(labels, max_label: int = 0) -> list:
     return out
 
 
-def _per_index(image, labels, index, column):
-    """scipy's (input, labels, index) convention over one combined table."""
-    image = as_image(image)
+# -- scipy.ndimage's label statistics ------------------------------------------------
+#
+# Every function below reads the chunks once: each chunk gives a small table (one row
+# per group: the voxels of one index, or the single group scipy forms without an
+# index), and the tables are combined with exact rules. The answers are then laid out
+# with scipy's own expressions, so that types, shapes and the values scipy gives for
+# label 0, absent labels and empty groups are scipy's.
+
+_NO_IDENTITY = "zero-size array to reduction operation {} which has no identity"
+
+
+def _dask(x):
+    """A dask array for an image or labels argument (DataArray, dask array or array_like)."""
+    if hasattr(x, "dims") and hasattr(x, "data"):
+        return da.asarray(x.data)
+    if isinstance(x, da.Array):
+        return x
+    return da.from_array(np.asarray(x))
+
+
+def _operands(image, labels):
+    """``(values, labels or None)``, broadcast against each other as scipy does, on the same chunks."""
+    values = _dask(image)
     if labels is None:
-        # ones of their own, not derived from the image: sharing its graph breaks dask's fusion
-        labels = like(image, da.ones(image.shape, dtype=np.int8, chunks=image.data.chunks))
-        index = 1 if index is None else index
-    elif index is None:  # scipy: all labelled voxels together, one value
-        labels, index = as_image(labels) > 0, 1
-    raw = _raw_table(labels, image)
-    wanted = np.atleast_1d(index)
-    result = [column(raw.loc[i]) if i in raw.index else np.nan for i in wanted]
-    return result if np.ndim(index) else result[0]
+        return values, None
+    labels = _dask(labels)
+    shape = np.broadcast_shapes(values.shape, labels.shape)  # scipy's ValueError when they do not broadcast
+    if values.shape != shape:
+        values = da.broadcast_to(values, shape)
+    if labels.shape != shape:
+        labels = da.broadcast_to(labels, shape)
+    # a fresh copy: the image's chunks may also feed the labels (image -> filter -> label)
+    return fresh_copy(values), labels.rechunk(values.chunks)
+
+
+def _tiny(values) -> bool:
+    """Empty or 0-d: nothing to read, scipy itself gives the answer (and its errors)."""
+    return values.size == 0 or values.ndim == 0
+
+
+def _arrays(values, labels):
+    return np.asarray(values), None if labels is None else np.asarray(labels)
+
+
+def _selection(labels, mode, key, wanted):
+    """Flat indices of the voxels in the group(s), and each one's group key."""
+    if mode == "all":
+        return None, None
+    flat = labels.ravel()
+    if mode == "positive":
+        return np.flatnonzero(flat > 0), None
+    if mode == "equal":
+        return np.flatnonzero(flat == key), None
+    where = np.flatnonzero(np.isin(flat, wanted))
+    return where, flat[where]
+
+
+def _label_range(labels, values=None):
+    """The block's smallest and largest label, and with ``values`` the smallest value
+    (in sort order) at its smallest label: what scipy's median reports for an absent label."""
+    flat = labels.ravel()
+    low = flat.min()
+    return low, flat.max(), None if values is None else np.sort(np.asarray(values).ravel()[flat == low])[0]
+
+
+def _grouped(values, labels, mode, key, wanted, start, shape, ravel=True):
+    """Values of the selected voxels sorted by group (C order inside a group), their
+    global coordinates, and the groups' keys and first rows."""
+    v = np.asarray(values)
+    block_shape = v.shape
+    v = v.ravel()
+    lab = None if labels is None else np.asarray(labels)
+    where, ids = _selection(lab, mode, key, wanted)
+    if where is None:
+        where = np.arange(v.size)
+    if ids is None:
+        ids = np.zeros(len(where), np.int8)
+    else:
+        order = np.argsort(ids, kind="stable")
+        where, ids = where[order], ids[order]
+    first = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, np.intp)
+    coords = [c + s for c, s in zip(np.unravel_index(where, block_shape), start)]
+    flat = np.ravel_multi_index(coords, shape) if ravel and len(shape) else None
+    return v[where], ids[first], first, coords, flat
+
+
+def _accumulator(dtype) -> np.dtype:
+    """(dtype of ``np.sum`` of such values, exact dtype to add them in)."""
+    total = np.zeros(1, dtype).sum().dtype
+    if total.kind in "iu":
+        return total, total
+    return total, np.dtype(np.complex128 if total.kind == "c" else np.float64)
+
+
+def _one(value, block_info):
+    out = np.empty((1,) * len(block_info[0]["array-location"]), dtype=object)
+    out.flat[0] = value
+    return out
+
+
+def _block_stats(values, labels=None, *, mode, key, wanted, need, block_info=None):
+    """One chunk's table: per group count, sum, centred sum of squares, extremes and
+    their first positions (flat, C order), index-weighted sums."""
+    start = [lo for lo, _ in block_info[0]["array-location"]]
+    shape = block_info[0]["shape"]
+    table = {}
+    if labels is not None:
+        table["range"] = _label_range(np.asarray(labels))
+    positions = "min" in need or "max" in need
+    vals, keys, first, coords, flat = _grouped(values, labels, mode, key, wanted, start, shape, positions)
+    table["keys"] = keys
+    if not len(keys):
+        return _one(table, block_info)
+    count = np.diff(np.r_[first, len(vals)])
+    _, acc = _accumulator(vals.dtype)
+    table["n"] = count
+    table["sum"] = np.add.reduceat(vals.astype(acc), first)
+    if "var" in need:
+        d = vals - np.repeat(table["sum"] / count, count)
+        table["m2"] = np.add.reduceat((d * np.conj(d)).real, first)
+    for name, reduce in (("min", np.minimum), ("max", np.maximum)):
+        if name in need:
+            extreme = reduce.reduceat(vals, first)
+            at = np.where(vals == np.repeat(extreme, count), np.arange(len(vals)), len(vals))
+            table[name] = extreme
+            table[f"arg{name}"] = flat[np.minimum.reduceat(at, first).clip(max=len(vals) - 1)]
+    if "com" in need:
+        weights = vals.astype(np.result_type(vals.dtype, np.float64))
+        for a, c in enumerate(coords):
+            table[f"w{a}"] = np.add.reduceat(weights * c, first)
+    return _one(table, block_info)
+
+
+def _groups(inverse):
+    """First and last row of every run of equal ``inverse`` values (sorted)."""
+    first = np.flatnonzero(np.r_[True, inverse[1:] != inverse[:-1]])
+    return first, np.r_[first[1:], len(inverse)] - 1
+
+
+def _combine_stats(blocks, need, ndim):
+    blocks = [b.flat[0] for b in blocks]
+    ranges = [b["range"] for b in blocks if "range" in b]
+    out = {"range": _merge_ranges(ranges)}
+    tables = [b for b in blocks if len(b["keys"])]
+    if not tables:
+        out["keys"] = np.zeros(0, blocks[0]["keys"].dtype)
+        return out
+    keys, inverse = np.unique(np.concatenate([t["keys"] for t in tables]), return_inverse=True)
+    inverse = inverse.ravel()
+    column = lambda name: np.concatenate([t[name] for t in tables])  # noqa: E731
+    n_b, sum_b = column("n"), column("sum")
+    out["keys"] = keys
+    out["n"] = np.zeros(len(keys), np.int64)
+    np.add.at(out["n"], inverse, n_b)
+    out["sum"] = np.zeros(len(keys), sum_b.dtype)
+    np.add.at(out["sum"], inverse, sum_b)
+    if "var" in need:
+        # Chan et al.: M2 = sum(M2_b) + sum(n_b |mean_b - mean|^2)
+        spread = sum_b / n_b - (out["sum"] / out["n"])[inverse]
+        out["m2"] = np.zeros(len(keys))
+        np.add.at(out["m2"], inverse, column("m2") + n_b * (spread * np.conj(spread)).real)
+    for name in ("min", "max"):
+        if name in need:
+            value, at = column(name), column(f"arg{name}")
+            order = np.lexsort((value, inverse))
+            low, high = _groups(inverse[order])
+            extreme = value[order][low if name == "min" else high]
+            out[name] = extreme
+            position = np.full(len(keys), np.iinfo(np.int64).max)
+            hit = value == extreme[inverse]
+            np.minimum.at(position, inverse[hit], at[hit])
+            out[f"arg{name}"] = position
+    if "com" in need:
+        for a in range(ndim):
+            w = column(f"w{a}")
+            out[f"w{a}"] = np.zeros(len(keys), w.dtype)
+            np.add.at(out[f"w{a}"], inverse, w)
+    return out
+
+
+def _merge_ranges(ranges):
+    if not ranges:
+        return None
+    low = min(r[0] for r in ranges)
+    at_low = [r[2] for r in ranges if r[0] == low and r[2] is not None]
+    return low, max(r[1] for r in ranges), min(at_low, key=_sort_key) if at_low else None
+
+
+def _sort_key(value):
+    """Numpy's sort order (NaN last) as a key for ``min``."""
+    return (bool(np.isnan(value)), value) if np.issubdtype(type(value), np.inexact) else (False, value)
+
+
+def _mode(labels, index):
+    """scipy's groups: everything; labels > 0; labels == index; one per index value."""
+    if labels is None:
+        return "all", None, None
+    if index is None:
+        return "positive", None, None
+    if np.isscalar(index):
+        return "equal", index, None
+    index = np.asarray(index)
+    wanted = index.ravel()
+    try:  # scipy casts the index to int when labels are small non-negative ints
+        wanted = np.concatenate([wanted, np.asanyarray(index, np.int_).ravel()])
+    except (TypeError, ValueError):
+        pass
+    return "per", None, np.unique(wanted)
+
+
+def _safely_castable_to_int(dtype) -> bool:
+    size = np.dtype(int).itemsize
+    return ((np.issubdtype(dtype, np.signedinteger) and dtype.itemsize <= size)
+            or (np.issubdtype(dtype, np.unsignedinteger) and dtype.itemsize < size))
+
+
+def _lookup(keys, labels_dtype, label_range, size, index):
+    """Row of every index value in the combined table (and whether it is there), with
+    scipy's rule: compared by value, or cast to int for small non-negative int labels."""
+    index = np.asarray(index)
+    low, high = label_range[:2]
+    probe = index
+    if _safely_castable_to_int(labels_dtype) and not low < 0 and not high > size:
+        probe = np.asanyarray(index, np.int_)
+    if not len(keys):
+        return np.zeros(index.shape, np.intp), np.zeros(index.shape, bool)
+    row = np.searchsorted(keys, probe)
+    row[row >= len(keys)] = 0
+    return row, keys[row] == probe
+
+
+class _Measured:
+    """Per-group results, laid out as scipy lays them out."""
+
+    def __init__(self, image, labels, index, need):
+        self.values, self.labels = _operands(image, labels)
+        self.index = index
+        self.shape = self.values.shape
+        self.tiny = _tiny(self.values)
+        if self.tiny:
+            return
+        mode, key, wanted = _mode(self.labels, index)
+        self.single = mode != "per"
+        arrays = [self.values] if self.labels is None else [self.values, self.labels]
+        blocks = da.map_blocks(_block_stats, *arrays, mode=mode, key=key, wanted=wanted, need=tuple(need),
+                               dtype=object, chunks=tuple((1,) * n for n in self.values.numblocks))
+        table = dask.delayed(_combine_stats)(collect_in_sweep(blocks.to_delayed()), tuple(need),
+                                             self.values.ndim).compute()
+        dtype = self.values.dtype
+        total_dtype, acc = _accumulator(dtype)
+        ndim = self.values.ndim
+        if self.single:
+            found = len(table["keys"]) > 0
+            get = lambda name, empty: table[name][0] if found and name in table else empty  # noqa: E731
+            self.n = int(get("n", 0))
+            self.sum = total_dtype.type(get("sum", 0))
+            centred = np.result_type(dtype, np.float64) if dtype.kind not in "fc" else dtype
+            self.sum_c = centred.type(get("m2", 0)) if "var" in need else None
+            for name in ("min", "max"):
+                setattr(self, name, get(name, None))
+                setattr(self, f"arg{name}", get(f"arg{name}", None))
+            self.w = [get(f"w{a}", np.float64(0)) for a in range(ndim)]
+            return
+        row, found = _lookup(table["keys"], self.labels.dtype, table["range"], self.values.size, index)
+
+        def pick(name, dtype):
+            out = np.zeros(row.shape, dtype)
+            if found.any():
+                out[found] = table[name][row[found]]
+            return out
+
+        self.n = pick("n", np.int64)
+        self.sum = pick("sum", np.float64 if acc.kind != "c" else acc)
+        self.sum_c = pick("m2", np.float64) if "var" in need else None
+        for name in ("min", "max"):
+            if name in need:
+                setattr(self, name, pick(name, dtype))
+                setattr(self, f"arg{name}", pick(f"arg{name}", int))
+        self.w = [pick(f"w{a}", np.float64) for a in range(ndim)] if "com" in need else []
+        self.range = table["range"]
+
+    def scipy(self, func):
+        """scipy's own answer on an empty or 0-d input (nothing to read)."""
+        values, labels = _arrays(self.values, self.labels)
+        return func(values, labels, self.index)
+
+    def extreme(self, name):
+        if self.single and getattr(self, name) is None:
+            raise ValueError(_NO_IDENTITY.format("minimum" if name == "min" else "maximum"))
+        return getattr(self, name)
+
+    def position(self, name):
+        self.extreme(name.removeprefix("arg"))  # scipy's error for an empty group
+        return _positions(getattr(self, name), self.shape)
+
+
+def _positions(result, shape):
+    """scipy's conversion of flat positions to index tuples (a tuple, or a list of tuples)."""
+    dims = np.array(shape)
+    dim_prod = np.cumprod([1] + list(dims[:0:-1]))[::-1]
+    if np.isscalar(result):
+        return tuple((np.int64(result) // dim_prod) % dims)
+    return [tuple(v) for v in (np.asarray(result).reshape(-1, 1) // dim_prod) % dims]
 
 
 def sum_labels(image, labels=None, index=None):
-    """As ``scipy.ndimage.sum_labels``."""
-    return _per_index(image, labels, index, lambda r: float(r["sum"]))
+    """Sum of the values per label, as ``scipy.ndimage.sum_labels``.
+
+    Parameters
+    ----------
+    image : xarray.DataArray or array_like
+    labels : xarray.DataArray or array_like, optional
+        Labels broadcast against ``image``. Without ``index``, all voxels with
+        ``labels > 0`` form one group; without ``labels``, all voxels.
+    index : scalar or array_like, optional
+        The label(s) to measure; label 0 is the background, an absent label gives 0.
+
+    Returns
+    -------
+    numpy scalar or numpy.ndarray
+        A scalar (of ``image.sum()``'s dtype) for no or a scalar ``index``; else a
+        float64 array shaped like ``index``.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = np.arange(12.0).reshape(3, 4)
+    >>> labels = np.array([[0, 1, 1, 2]] * 3)
+    >>> bd.measure.sum_labels(image, labels, [0, 1, 2, 9])
+    array([12., 33., 21.,  0.])
+    """
+    m = _Measured(image, labels, index, ())
+    return m.scipy(ndi.sum_labels) if m.tiny else m.sum
+
+
+def sum(image, labels=None, index=None):  # noqa: A001 (scipy's name)
+    """scipy's alias of :func:`sum_labels`.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> bd.measure.sum(np.array([1, 2, 3]), np.array([1, 1, 0]))
+    np.int64(3)
+    """
+    return sum_labels(image, labels, index)
 
 
 def mean(image, labels=None, index=None):
-    """As ``scipy.ndimage.mean``."""
-    return _per_index(image, labels, index, lambda r: float(r["mean"]))
+    """Mean of the values per label, as ``scipy.ndimage.mean`` (NaN for an empty group).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> bd.measure.mean(np.array([1.0, 2.0, 6.0]), np.array([1, 1, 2]), [1, 2])
+    array([1.5, 6. ])
+    """
+    m = _Measured(image, labels, index, ())
+    if m.tiny:
+        return m.scipy(ndi.mean)
+    return m.sum / np.asanyarray(m.n).astype(np.float64)
 
 
 def variance(image, labels=None, index=None):
-    """As ``scipy.ndimage.variance`` (population variance)."""
-    return _per_index(image, labels, index, lambda r: float(r["m2"] / r["n"]))
+    """Population variance per label, as ``scipy.ndimage.variance`` (NaN for an empty group).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> bd.measure.variance(np.array([1.0, 3.0, 6.0]), np.array([1, 1, 2]), [1, 2])
+    array([1., 0.])
+    """
+    m = _Measured(image, labels, index, ("var",))
+    if m.tiny:
+        return m.scipy(ndi.variance)
+    return m.sum_c / np.asanyarray(m.n).astype(float)
+
+
+def standard_deviation(image, labels=None, index=None):
+    """Population standard deviation per label, as ``scipy.ndimage.standard_deviation``.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> float(bd.measure.standard_deviation(np.array([1.0, 3.0, 6.0]), np.array([1, 1, 2]), 1))
+    1.0
+    """
+    return np.sqrt(variance(image, labels, index))
 
 
 def minimum(image, labels=None, index=None):
-    """As ``scipy.ndimage.minimum``."""
-    return _per_index(image, labels, index, lambda r: float(r["min"]))
+    """Smallest value per label, as ``scipy.ndimage.minimum`` (0 for an absent label in a list).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> bd.measure.minimum(np.array([5, 2, 7, 1]), np.array([1, 1, 2, 0]), [0, 1, 2, 3])
+    array([1, 2, 7, 0])
+    """
+    m = _Measured(image, labels, index, ("min",))
+    return m.scipy(ndi.minimum) if m.tiny else m.extreme("min")
 
 
 def maximum(image, labels=None, index=None):
-    """As ``scipy.ndimage.maximum``."""
-    return _per_index(image, labels, index, lambda r: float(r["max"]))
+    """Largest value per label, as ``scipy.ndimage.maximum`` (0 for an absent label in a list).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> bd.measure.maximum(np.array([5, 2, 7, 1]), np.array([1, 1, 2, 0]), [1, 2])
+    array([5, 7])
+    """
+    m = _Measured(image, labels, index, ("max",))
+    return m.scipy(ndi.maximum) if m.tiny else m.extreme("max")
+
+
+def minimum_position(image, labels=None, index=None):
+    """Voxel index of the first smallest value per label, as ``scipy.ndimage.minimum_position``.
+
+    A tuple, or a list of tuples for a sequence ``index``; first means first in C order.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> [tuple(map(int, p)) for p in bd.measure.minimum_position(np.array([[4, 1], [1, 3]]), np.ones((2, 2), int), [1])]
+    [(0, 1)]
+    """
+    m = _Measured(image, labels, index, ("min",))
+    return m.scipy(ndi.minimum_position) if m.tiny else m.position("argmin")
 
 
 def maximum_position(image, labels=None, index=None):
-    """As ``scipy.ndimage.maximum_position``: voxel index of the (first) maximum."""
-    ndim = as_image(image).ndim
-    return _per_index(image, labels, index, lambda r: tuple(int(r[f"argmax{a}"]) for a in range(ndim)))
+    """Voxel index of the first largest value per label, as ``scipy.ndimage.maximum_position``.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> tuple(int(i) for i in bd.measure.maximum_position(np.array([[4, 1], [9, 3]])))
+    (1, 0)
+    """
+    m = _Measured(image, labels, index, ("max",))
+    return m.scipy(ndi.maximum_position) if m.tiny else m.position("argmax")
+
+
+def extrema(image, labels=None, index=None):
+    """``(minimums, maximums, min_positions, max_positions)``, as ``scipy.ndimage.extrema``.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> low, high, _, at = bd.measure.extrema(np.array([[4, 1], [9, 3]]))
+    >>> int(low), int(high), tuple(int(i) for i in at)
+    (1, 9, (1, 0))
+    """
+    m = _Measured(image, labels, index, ("min", "max"))
+    if m.tiny:
+        return m.scipy(ndi.extrema)
+    return m.extreme("min"), m.extreme("max"), m.position("argmin"), m.position("argmax")
 
 
 def center_of_mass(image, labels=None, index=None):
-    """As ``scipy.ndimage.center_of_mass``: intensity-weighted centre, in voxel indices."""
-    ndim = as_image(image).ndim
-    return _per_index(image, labels, index, lambda r: tuple(float(r[f"wsum{a}"] / r["sum"]) for a in range(ndim)))
+    """Value-weighted centre per label in voxel indices, as ``scipy.ndimage.center_of_mass``.
+
+    A tuple, or a list of tuples for a sequence ``index`` (NaN for an empty group).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> [float(c) for c in bd.measure.center_of_mass(np.array([[0, 1], [0, 3]]))]
+    [0.75, 1.0]
+    """
+    m = _Measured(image, labels, index, ("com",))
+    if m.tiny:
+        return m.scipy(ndi.center_of_mass)
+    results = [w / m.sum for w in m.w]
+    if np.isscalar(results[0]):
+        return tuple(results)
+    return [tuple(v) for v in np.array(results).T]
+
+
+# -- values gathered per label: median, labeled_comprehension --------------------------
+
+
+def _block_values(values, labels=None, *, mode, key, wanted, with_range, block_info=None):
+    """One chunk's values of every selected group, with their flat positions (C order)."""
+    start = [lo for lo, _ in block_info[0]["array-location"]]
+    out = {}
+    if labels is not None and with_range:
+        out["range"] = _label_range(np.asarray(labels), values)
+    vals, keys, first, _, flat = _grouped(values, labels, mode, key, wanted, start, block_info[0]["shape"])
+    bounds = np.r_[first, len(vals)]
+    out["groups"] = {k: (vals[a:b], flat[a:b]) for k, a, b in zip(keys.tolist(), bounds[:-1], bounds[1:])}
+    return _one(out, block_info)
+
+
+def _combine_values(blocks, reduce):
+    """``reduce(values, positions)`` for every group, its values gathered from the chunks in C order."""
+    blocks = [b.flat[0] for b in blocks]
+    keys = sorted(set().union(*[b["groups"] for b in blocks]))
+    results = {}
+    for key in keys:
+        pieces = [b["groups"][key] for b in blocks if key in b["groups"]]
+        positions = np.concatenate([p for _, p in pieces])
+        order = np.argsort(positions, kind="stable")
+        results[key] = reduce(np.concatenate([v for v, _ in pieces])[order], positions[order])
+    return results, _merge_ranges([b["range"] for b in blocks if "range" in b])
+
+
+def _gather(values, labels, mode, key, wanted, reduce, *, with_range=False):
+    """``({group key: reduce(values, positions)}, label range)``; the values of one
+    group are together in one task (the combining one) while it is reduced."""
+    arrays = [values] if labels is None else [values, labels]
+    blocks = da.map_blocks(_block_values, *arrays, mode=mode, key=key, wanted=wanted, with_range=with_range,
+                           dtype=object, chunks=tuple((1,) * n for n in values.numblocks))
+    return dask.delayed(_combine_values)(collect_in_sweep(blocks.to_delayed()), reduce).compute()
+
+
+def _middle_pair(values, _positions):
+    """The two middle values (equal for an odd count), as scipy's median takes them."""
+    values = np.sort(values)
+    step = (len(values) - 1) // 2
+    return values[step], values[len(values) - 1 - step]
+
+
+def _median_of(values, _positions):
+    return np.median(values)
+
+
+def median(image, labels=None, index=None):
+    """Median of the values per label, as ``scipy.ndimage.median``.
+
+    The values of each requested label are gathered (from the chunks it touches)
+    into one task to be sorted: memory holds one label's values at a time, and
+    without ``labels`` (or ``index``) that is the whole (labelled) volume. An
+    absent label in a sequence ``index`` gets scipy's value for it (the smallest
+    value of the smallest label).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> bd.measure.median(np.array([1.0, 5.0, 2.0, 7.0]), np.array([1, 1, 1, 2]), [1, 2])
+    array([2., 7.])
+    """
+    values, labels_ = _operands(image, labels)
+    if _tiny(values):
+        return ndi.median(*_arrays(values, labels_), index)
+    mode, key, wanted = _mode(labels_, index)
+    if mode != "per":
+        groups, _ = _gather(values, labels_, mode, key, wanted, _median_of)
+        return groups[0] if groups else np.median(np.zeros(0, values.dtype))
+    groups, label_range = _gather(values, labels_, mode, key, wanted, _middle_pair, with_range=True)
+    keys = np.array(sorted(groups), dtype=labels_.dtype)
+    row, found = _lookup(keys, labels_.dtype, label_range, values.size, index)
+    low = np.full(row.shape, label_range[2], dtype=values.dtype)
+    high = low.copy()
+    for at in zip(*np.nonzero(found)):
+        low[at], high[at] = groups[keys[row[at]].item()]
+    if np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.bool_):
+        return (low.astype("d") + high.astype("d")) / 2.0
+    return (low + high) / 2.0
+
+
+class _Apply:
+    """``func(values)`` or ``func(values, positions)`` (a picklable reducer)."""
+
+    def __init__(self, func, pass_positions):
+        self.func, self.pass_positions = func, pass_positions
+
+    def __call__(self, values, positions):
+        return self.func(values, positions) if self.pass_positions else self.func(values)
+
+
+def labeled_comprehension(image, labels, index, *, func, out_dtype, default, pass_positions=False):
+    """``func`` applied to the values of every label, as ``scipy.ndimage.labeled_comprehension``.
+
+    The values of each label (in C order, and with ``pass_positions`` their flat
+    indices) are gathered from the chunks it touches into one task where
+    ``func`` runs: memory holds one label's values at a time, and without
+    ``labels`` (or ``index``) that is the whole (labelled) volume. ``func`` is
+    called once per distinct index value present, in increasing order.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = np.array([[1, 2, 0, 0], [5, 3, 0, 4], [0, 0, 0, 7], [9, 3, 0, 0]])
+    >>> labels = bd.label(image)[0]
+    >>> bd.measure.labeled_comprehension(image, labels, [1, 2, 3, 4], func=np.mean, out_dtype=float, default=-1)
+    array([ 2.75,  5.5 ,  6.  , -1.  ])
+    """
+    as_scalar = np.isscalar(index)
+    reduce = _Apply(func, pass_positions)
+    if labels is None:
+        if index is not None:
+            raise ValueError("index without defined labels")
+        values = _dask(image)
+        if _tiny(values):
+            return ndi.labeled_comprehension(np.asarray(values), None, None, func, out_dtype, default,
+                                             pass_positions)
+        return _gather(values, None, "all", None, None, reduce)[0][0]
+    try:
+        values, labels = _operands(image, labels)
+    except ValueError as e:
+        raise ValueError("input and labels must have the same shape (excepting dimensions with width 1)") from e
+    if _tiny(values):
+        return ndi.labeled_comprehension(*_arrays(values, labels), index, func, out_dtype, default, pass_positions)
+    if index is None:
+        groups, _ = _gather(values, labels, "positive", None, None, reduce)
+        return groups[0] if groups else reduce(np.zeros(0, values.dtype), np.zeros(0, int))
+    index = np.atleast_1d(index)
+    if np.any(index.astype(labels.dtype).astype(index.dtype) != index):
+        raise ValueError(f"Cannot convert index values from <{index.dtype}> to <{labels.dtype}> "
+                         "(labels' type) without loss of precision")
+    index = index.astype(labels.dtype)
+    groups, _ = _gather(values, labels, "per", None, np.unique(index), reduce)
+    temp = np.empty(index.shape, out_dtype)
+    temp[:] = default
+    for at, value in np.ndenumerate(index):
+        if value.item() in groups:
+            temp[at] = groups[value.item()]
+    output = np.zeros(index.shape, out_dtype)
+    output[...] = temp
+    return output[0] if as_scalar else output
+
+
+# -- value_indices ---------------------------------------------------------------------
+
+
+def _block_indices(block, *, ignore, block_info=None):
+    """One chunk's voxels of every value, as global flat indices (C order)."""
+    start = [lo for lo, _ in block_info[0]["array-location"]]
+    flat = np.asarray(block).ravel()
+    where = np.arange(flat.size) if ignore is None else np.flatnonzero(flat != ignore)
+    order = np.argsort(flat[where], kind="stable")
+    where = where[order]
+    ids = flat[where]
+    first = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, np.intp)
+    coords = [c + s for c, s in zip(np.unravel_index(where, block.shape), start)]
+    positions = np.ravel_multi_index(coords, block_info[0]["shape"])
+    bounds = np.r_[first, len(ids)]
+    return _one({k: positions[a:b] for k, a, b in zip(ids[first].tolist(), bounds[:-1], bounds[1:])}, block_info)
+
+
+def _combine_indices(blocks, shape, dtype):
+    blocks = [b.flat[0] for b in blocks]
+    out = {}
+    for key in sorted(set().union(*blocks)):
+        positions = np.sort(np.concatenate([b[key] for b in blocks if key in b]))
+        out[dtype.type(key)] = np.unravel_index(positions, shape)
+    return out
+
+
+def value_indices(arr, *, ignore_value=None) -> dict:
+    """The voxel indices of every distinct value, as ``scipy.ndimage.value_indices``.
+
+    Exact across chunks: a dict, in increasing value order, from each value (a
+    numpy scalar of ``arr``'s dtype) to a tuple of index arrays (C order), as
+    ``np.nonzero(arr == value)``. The indices of the whole volume are returned
+    (they are the result); each chunk is read once.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> found = bd.measure.value_indices(np.array([[2, 0], [2, 5]]), ignore_value=0)
+    >>> {int(k): [i.tolist() for i in v] for k, v in found.items()}
+    {2: [[0, 1], [0, 0]], 5: [[1], [1]]}
+    """
+    data = _dask(arr)
+    if data.dtype.kind not in "iu":
+        raise ValueError("Parameter 'arr' must be an integer array")
+    ignore = None
+    if ignore_value is not None:
+        ignore = np.zeros((1,), dtype=data.dtype)
+        ignore[0] = ignore.dtype.type(ignore_value)
+        ignore = ignore[0]
+    if _tiny(data):
+        return ndi.value_indices(np.asarray(data), ignore_value=ignore_value)
+    blocks = da.map_blocks(_block_indices, data, ignore=ignore, dtype=object,
+                           chunks=tuple((1,) * n for n in data.numblocks))
+    return dask.delayed(_combine_indices)(collect_in_sweep(blocks.to_delayed()), data.shape, data.dtype).compute()
 
 
 def label_at(labels, **position_mm) -> int:

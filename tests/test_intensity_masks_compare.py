@@ -21,16 +21,47 @@ def test_histogram_equals_scipy(dtype, chunks):
         np.testing.assert_array_equal(intensity.histogram(image, low, high, bins), ndi.histogram(data, low, high, bins))
 
 
+def _same_histogram(ours, theirs):
+    """Equal values and scipy's layout: an int array, an object array of them, or None."""
+    assert type(ours) is type(theirs)
+    if theirs is None:
+        return
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    if theirs.dtype == object:
+        for a, b in zip(ours.ravel(), theirs.ravel()):
+            _same_histogram(a, b)
+    else:
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_histogram_per_label():
     data = random_volume(np.int16)
     labels = np.random.default_rng(5).integers(0, 5, data.shape)
     image = image_of(data, CHUNKINGS[0])
-    index = [4, 0, 2]
-    expected = ndi.histogram(data, -2000, 2000, 50, labels=labels, index=index)
-    np.testing.assert_array_equal(intensity.histogram(image, -2000, 2000, 50, labels=labels, index=index),
-                                  np.stack(expected))
-    np.testing.assert_array_equal(intensity.histogram(image, -2000, 2000, 50, labels=labels, index=2),
-                                  ndi.histogram(data, -2000, 2000, 50, labels=labels, index=2))
+    for index in [[4, 0, 2, 9], 2, 0, 9, None, np.array([3, 3, 1]), [2.0]]:
+        _same_histogram(intensity.histogram(image, -2000, 2000, 50, labels=labels, index=index),
+                        ndi.histogram(data, -2000, 2000, 50, labels=labels, index=index))
+    # labels broadcast against the image, as scipy broadcasts them
+    _same_histogram(intensity.histogram(image, -2000, 2000, 7, labels=labels[:1], index=[1, 3]),
+                    ndi.histogram(data, -2000, 2000, 7, labels=labels[:1], index=[1, 3]))
+
+
+def test_histogram_edge_cases_as_scipy():
+    data = np.arange(12.0).reshape(3, 4)
+    image = image_of(data, (2, 3), spacing=(1.0, 1.0))
+    for low, high, bins in [(3, 3, 4), (0, 11, 0), (0, 11, 1), (0.5, 10.5, 5)]:
+        _same_histogram(intensity.histogram(image, low, high, bins), ndi.histogram(data, low, high, bins))
+    float_labels = np.where(data > 5, 1.5, 0.5)
+    _same_histogram(intensity.histogram(image, 0, 11, 3, labels=float_labels, index=[1.5, 0.5, 2.5]),
+                    ndi.histogram(data, 0, 11, 3, labels=float_labels, index=[1.5, 0.5, 2.5]))
+    _same_histogram(intensity.histogram(np.zeros((0, 4)), 0, 1, 3, labels=np.zeros((0, 4), int), index=[1]),
+                    ndi.histogram(np.zeros((0, 4)), 0, 1, 3, labels=np.zeros((0, 4), int), index=[1]))
+    with pytest.raises(ValueError, match="index without defined labels"):
+        intensity.histogram(image, 0, 1, 3, index=1)
+    with pytest.raises(ValueError, match="without loss of precision"):
+        intensity.histogram(image, 0, 1, 3, labels=np.ones((3, 4), int), index=[1.5])
+    with pytest.raises(ValueError, match="same shape"):
+        intensity.histogram(image, 0, 1, 3, labels=np.ones((3, 5), int), index=[1])
 
 
 def test_cdf_and_equalisation_like_the_course():
@@ -92,7 +123,7 @@ def test_compare_is_lazy_and_right():
         (lambda: compare.mae(np.zeros((3, 4, 5)), np.zeros((3, 4, 6))), "image2"),
         (lambda: compare.iou(np.zeros((3, 4)), np.zeros((3, 4))), "boolean"),
         (lambda: intensity.histogram(np.zeros((3, 4)), 5, 1, 10), "max"),
-        (lambda: intensity.histogram(np.zeros((3, 4)), 0, 1, 0), "bins"),
+        (lambda: intensity.histogram(np.zeros((3, 4)), 0, 1, -2), "must be non-negative"),
         (lambda: masks.threshold(np.zeros((3, 4))), "low"),
         (lambda: masks.apply(np.zeros((3, 4)), np.zeros((3, 4))), "boolean"),
         (lambda: masks.combine(np.zeros((3, 4), bool), np.zeros((3, 4), bool), how="nand"), "how"),

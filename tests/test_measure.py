@@ -128,3 +128,175 @@ def test_scipy_conventions_on_sliced_images():
         assert ours(frame, frame > 0.7) == pytest.approx(theirs(truth, truth > 0.7))
         assert ours(frame, labels, index=[1, 2]) == pytest.approx(theirs(truth, labels.values, index=[1, 2]))
     assert bd.measure.maximum_position(frame) == ndi.maximum_position(truth)
+
+
+# -- scipy.ndimage's label statistics, value for value and type for type -------------------
+
+import warnings  # noqa: E402
+
+import dask.array as da  # noqa: E402
+
+STATISTICS = ["sum_labels", "sum", "mean", "variance", "standard_deviation", "minimum", "maximum", "median",
+              "minimum_position", "maximum_position", "extrema", "center_of_mass"]
+GRIDS = [((13, 17, 19), (3, 4, 5)), ((13, 17, 19), (13, 17, 19)), ((23,), (4,)), ((9, 11), (2, 3))]
+
+
+def _scipy_and_ours(name, values, labels, index, chunks, **kwargs):
+    """(scipy's answer or exception, ours on chunked dask arrays or exception)."""
+    answers = []
+    for func, wrap in ((getattr(ndi, name), np.asarray), (getattr(measure, name), lambda a: da.from_array(a, chunks))):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                answers.append(func(wrap(values), None if labels is None else wrap(labels), index, **kwargs))
+        except Exception as e:  # noqa: BLE001 -- the same error as scipy's is part of the contract
+            answers.append(e)
+    return answers
+
+
+def assert_same(ours, theirs, rtol=1e-10):
+    """Equal values and the same types all the way down (tuple, list, ndarray dtype/shape, numpy scalar)."""
+    if isinstance(theirs, Exception):
+        assert type(ours) is type(theirs) and str(ours) == str(theirs), (ours, theirs)
+        return
+    assert type(ours) is type(theirs), (ours, theirs)
+    if isinstance(theirs, (tuple, list)):
+        assert len(ours) == len(theirs), (ours, theirs)
+        for a, b in zip(ours, theirs):
+            assert_same(a, b, rtol)
+        return
+    if isinstance(theirs, np.ndarray):
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape, (ours, theirs)
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, chunks", GRIDS)
+def test_statistics_equal_scipy_for_every_index_form(shape, chunks):
+    """label 0 (the background) and absent labels give scipy's values (0, NaN, tuples), any index shape."""
+    rng = np.random.default_rng(len(shape))
+    values = rng.normal(100, 30, shape)
+    labels = rng.integers(0, 5, shape)
+    for name in STATISTICS:
+        for index in [None, 0, 2, 9, [2, 9, 0, 1], np.array([[1, 2], [0, 7]]), np.arange(5)]:
+            theirs, ours = _scipy_and_ours(name, values, labels, index, chunks)
+            assert_same(ours, theirs), (name, index)
+        theirs, ours = _scipy_and_ours(name, values, None, None, chunks)
+        assert_same(ours, theirs)
+
+
+def test_absent_labels_and_background_regressions():
+    values = np.arange(12.0).reshape(3, 4)
+    labels = da.from_array(np.array([[0, 1, 1, 3]] * 3), chunks=2)
+    np.testing.assert_array_equal(measure.sum_labels(values, labels, [0, 2, 3]), [12.0, 0.0, 21.0])
+    np.testing.assert_array_equal(measure.minimum(values, labels, [0, 2]), [0.0, 0.0])
+    np.testing.assert_array_equal(measure.maximum(values, labels, [2, 0]), [0.0, 8.0])
+    assert measure.sum_labels(values, labels, 2) == 0 and measure.sum_labels(values, labels, 0) == 12.0
+    com = measure.center_of_mass(values, labels, 2)
+    assert isinstance(com, tuple) and len(com) == 2 and np.isnan(com).all()
+    assert measure.maximum_position(values, labels, [2, 3]) == [(0, 0), (2, 3)]
+    with pytest.raises(ValueError, match="zero-size array"):
+        measure.maximum(values, labels, 2)  # scipy: an empty group has no maximum
+
+
+@pytest.mark.parametrize("value_dtype", [np.int16, np.uint8, bool, np.float32])
+@pytest.mark.parametrize("labels_kind", ["negative", "beyond_size", "float", "uint8"])
+def test_statistics_dtypes_and_label_kinds(value_dtype, labels_kind):
+    """int/bool/float32 values; labels that scipy remaps (negative, larger than the size,
+    float: compared by value) or casts the index for (small ints: index 1.5 -> 1)."""
+    rng = np.random.default_rng(3)
+    shape, chunks = (9, 11), (2, 3)
+    values = (rng.normal(0, 40, shape)).astype(value_dtype)
+    labels = {"negative": rng.integers(-2, 3, shape), "beyond_size": rng.integers(0, 3, shape) * 1000,
+              "float": rng.integers(0, 3, shape) * 0.5, "uint8": rng.integers(0, 3, shape).astype(np.uint8)}[labels_kind]
+    rtol = 1e-5 if value_dtype == np.float32 else 1e-10  # scipy adds float32 in float32
+    for name in ["sum_labels", "mean", "variance", "minimum", "median", "center_of_mass", "extrema"]:
+        for index in [None, 1.5, 1000, [0, 1, 1.5, 0.5, 1000, 2000, -1, -2]]:
+            theirs, ours = _scipy_and_ours(name, values, labels, index, chunks)
+            if name == "extrema" and np.ndim(index) and value_dtype in (bool, np.uint8):
+                # ties: scipy's position is whichever its unstable sort puts last; ours is the
+                # first in C order (scipy's own rule for a scalar index): check the value there
+                assert_same(ours[:2], theirs[:2])
+                found = measure.sum_labels(np.ones(shape), labels, index) > 0
+                for extremes, positions in [(ours[0], ours[2]), (ours[1], ours[3])]:
+                    for at, expected, present in zip(positions, extremes, found):
+                        assert values[at] == expected if present else at == (0, 0)
+                continue
+            assert_same(ours, theirs, rtol), (name, index)
+
+
+def test_empty_arrays_and_broadcast_labels():
+    for name in STATISTICS:
+        for index in [None, 1, [1, 2]]:
+            assert_same(*_scipy_and_ours(name, np.zeros((0, 5)), np.zeros((0, 5), int), index, 2)[::-1])
+        assert_same(*_scipy_and_ours(name, np.zeros(0), None, None, 2)[::-1])
+    rng = np.random.default_rng(4)
+    values, labels = rng.normal(size=(9, 11)), rng.integers(0, 4, (1, 11))
+    image = da.from_array(values, chunks=(2, 3))
+    for name in ["sum_labels", "mean", "variance", "minimum", "maximum", "median", "maximum_position",
+                 "center_of_mass"]:
+        assert_same(getattr(measure, name)(image, labels, [1, 3, 7]), getattr(ndi, name)(values, labels, [1, 3, 7]))
+        assert_same(getattr(measure, name)(image, labels[0], 2), getattr(ndi, name)(values, labels[0], 2))
+    with pytest.raises(ValueError, match="broadcast"):
+        measure.mean(image, np.ones((9, 4), int), [1])
+
+
+def test_return_types_are_scipys():
+    values = np.arange(24.0).reshape(4, 6)
+    labels = np.repeat([[1, 1, 2, 2, 0, 0]], 4, axis=0)
+    image = da.from_array(values, chunks=(3, 4))
+    assert type(measure.sum_labels(image, labels, [1, 2])) is np.ndarray
+    assert type(measure.mean(image)) is np.float64
+    assert type(measure.sum_labels(image.astype(int))) is np.int64
+    assert type(measure.center_of_mass(image)) is tuple
+    assert type(measure.center_of_mass(image, labels, [1, 2])) is list
+    result = measure.extrema(image, labels, [1, 2])
+    assert type(result) is tuple and len(result) == 4 and type(result[2]) is list
+    assert type(measure.minimum(image, labels, 1)) is np.float64
+
+
+def test_labeled_comprehension_equals_scipy():
+    rng = np.random.default_rng(6)
+    values = rng.normal(size=(13, 17, 19))
+    labels = rng.integers(0, 5, values.shape)
+
+    def spread(v, p):
+        return float(v.max() - v.min()) + float(p.min())
+
+    def spread_in_c_order(v, p):
+        # ours hands a label's values in C order (scipy: in its unstable sort's order)
+        assert np.all(np.diff(p) > 0) and np.array_equal(v, values.ravel()[p])
+        return spread(v, p)
+
+    for index in [None, 2, 9, [3, 9, 0, 1], np.array([4, 4])]:
+        for func, ours_func, positions in [(np.median, np.median, False), (spread, spread_in_c_order, True)]:
+            theirs = ndi.labeled_comprehension(values, labels, index, func, float, -1.0, positions)
+            ours = measure.labeled_comprehension(da.from_array(values, chunks=(3, 4, 5)), labels, index,
+                                                 func=ours_func, out_dtype=float, default=-1.0,
+                                                 pass_positions=positions)
+            assert_same(ours, theirs)
+    assert_same(measure.labeled_comprehension(values, None, None, func=np.median, out_dtype=float, default=0),
+                ndi.labeled_comprehension(values, None, None, np.median, float, 0))
+    objects = measure.labeled_comprehension(values, labels, [1, 8], func=lambda v: v[:2], out_dtype=object,
+                                            default=None)
+    assert objects.dtype == object and objects[1] is None
+    np.testing.assert_array_equal(objects[0], values[labels == 1][:2])
+    with pytest.raises(ValueError, match="index without defined labels"):
+        measure.labeled_comprehension(values, None, [1], func=np.sum, out_dtype=float, default=0)
+    with pytest.raises(ValueError, match="without loss of precision"):
+        measure.labeled_comprehension(values, labels, [1.5], func=np.sum, out_dtype=float, default=0)
+
+
+@pytest.mark.parametrize("shape, chunks", GRIDS)
+def test_value_indices_exact_across_chunks(shape, chunks):
+    data = np.random.default_rng(7).integers(-2, 6, shape).astype(np.int16)
+    for ignore in [None, 0, -2]:
+        theirs = ndi.value_indices(data, ignore_value=ignore)
+        ours = measure.value_indices(da.from_array(data, chunks=chunks), ignore_value=ignore)
+        assert list(ours) == list(theirs) and all(type(a) is type(b) for a, b in zip(ours, theirs))
+        for key in theirs:
+            assert len(ours[key]) == len(theirs[key])
+            for a, b in zip(ours[key], theirs[key]):
+                assert a.dtype == b.dtype
+                np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="integer array"):
+        measure.value_indices(np.zeros((3, 4)))
