@@ -27,6 +27,7 @@ from __future__ import annotations
 import dask.array as da
 import numba
 import numpy as np
+import scipy.ndimage as ndi
 from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
@@ -34,7 +35,9 @@ from dask.highlevelgraph import HighLevelGraph
 from ._chunked import once_name, per_axis, spatial_axes
 from .image import as_image, like, spacing
 
-__all__ = ["distance_transform_edt"]
+__all__ = ["distance_transform_bf", "distance_transform_cdt", "distance_transform_edt"]
+
+_OUTPUT_ARRAY = "output arrays cannot be filled by a lazy library: use the returned image"
 
 _SLAB_BYTES = 32 * 2**20  # a slab of whole planes (one task), as float64
 _GROUP_BYTES = 64 * 2**20  # a group of slabs (one link of the chains), as mask
@@ -180,13 +183,55 @@ def _edges(group, axis, start, before, after, edges):
     return _slab_edges(background, float(start), before, after, np.asarray(edges, dtype=np.int64))
 
 
-def _slab(group, axis, piece, start, edges, index, axes, weights, dtype):
+@numba.njit(nogil=True, cache=True)
+def _taxicab_rows(f):  # pragma: no cover - compiled
+    """In place: ``f[r, q] <- min_p f[r, p] + |q - p|`` (two scans)."""
+    rows, length = f.shape
+    for r in range(rows):
+        for q in range(1, length):
+            f[r, q] = min(f[r, q], f[r, q - 1] + 1.0)
+        for q in range(length - 2, -1, -1):
+            f[r, q] = min(f[r, q], f[r, q + 1] + 1.0)
+
+
+@numba.njit(nogil=True, cache=True)
+def _chessboard_rows(f):  # pragma: no cover - compiled
+    """In place: ``f[r, q] <- min_p max(f[r, p], |q - p|)``; only ``|q - p|`` below the best so far can help."""
+    rows, length = f.shape
+    line = np.empty(length, np.float64)
+    for r in range(rows):
+        line[:] = f[r]
+        for q in range(length):
+            best = line[q]
+            k = 1
+            while k < best and k < length:
+                if q - k >= 0:
+                    best = min(best, max(line[q - k], float(k)))
+                if q + k < length:
+                    best = min(best, max(line[q + k], float(k)))
+                k += 1
+            f[r, q] = best
+
+
+def _along_metric(block, axis, rows_pass):
+    moved = np.ascontiguousarray(np.moveaxis(block, axis, -1))
+    rows = moved.reshape(-1, moved.shape[-1])
+    rows_pass(rows)
+    return np.moveaxis(rows.reshape(moved.shape), -1, axis)
+
+
+def _slab(group, axis, piece, start, edges, index, axes, weights, dtype, metric="euclidean"):
     """Distances of the slab ``piece`` (a slice along ``axis``) of a group."""
     take = [slice(None)] * group.ndim
     take[axis] = piece
     background, shape = _rows(group[tuple(take)], axis)
     squared = _along_first_rows(background, float(start), edges[0][index], edges[1][index], weights[0])
     squared = np.moveaxis(squared.reshape(shape), 0, axis)
+    if metric != "euclidean":  # whole steps along the first axis (exact square roots), then per line
+        steps = np.sqrt(squared)
+        for plane_axis in axes[1:]:
+            steps = _along_metric(steps, plane_axis, _taxicab_rows if metric == "taxicab" else _chessboard_rows)
+        return np.where(np.isinf(steps), -1, steps).astype(dtype)  # no background at all: scipy's -1
     for plane_axis, weight in zip(axes[1:], weights[1:]):
         squared = _along(squared, plane_axis, weight)
     return np.sqrt(squared).astype(dtype, copy=False)
@@ -243,7 +288,7 @@ def _chain_of(chains, index, which):
     return chains[which][index]
 
 
-def _graph(data, axes, weights, dtype):
+def _graph(data, axes, weights, dtype, metric="euclidean"):
     """The groups' bounds, folded into the planes each group needs (a small result
     computed once), then one task per slab.
 
@@ -255,7 +300,7 @@ def _graph(data, axes, weights, dtype):
     axis = axes[0]
     chunks, slabs = _layout(data, axes)
     groups = data.rechunk(chunks)
-    token = tokenize(groups, axes, weights, dtype)
+    token = tokenize(groups, axes, weights, dtype, metric)
     bounds, edges, name = (f"edt-{k}-{token}" for k in ("bounds", "edges", "slab"))
     chains_key = once_name(f"edt-chains-{token}")
     grid = groups.numblocks
@@ -281,7 +326,7 @@ def _graph(data, axes, weights, dtype):
             at = tuple(first_slab + k if a == axis else i for a, i in enumerate(index))
             graph[(name, *at)] = (
                 _slab, (groups.name, *index), axis, piece, int(starts[g] + offsets[k]), (edges, *index), k,
-                axes, weights, dtype,
+                axes, weights, dtype, metric,
             )
     out_chunks = list(chunks)
     out_chunks[axis] = tuple(s for group in slabs for s in group)
@@ -289,7 +334,117 @@ def _graph(data, axes, weights, dtype):
     return da.Array(layer, name, chunks=tuple(out_chunks), dtype=dtype)
 
 
-def distance_transform_edt(mask, *, sampling=None, dtype=np.float64):
+def _check_returns(return_distances, return_indices, distances, indices):
+    """scipy's checks, then refusal of arrays to fill (a lazy library returns its results)."""
+    errors = []
+    if not return_distances and not return_indices:
+        errors.append("at least one of return_distances/return_indices must be True")
+    if distances is not None and not return_distances:
+        errors.append("return_distances must be True if distances is supplied")
+    if indices is not None and not return_indices:
+        errors.append("return_indices must be True if indices is supplied")
+    if errors:
+        raise RuntimeError(", ".join(errors))
+    if distances is not None or indices is not None:
+        raise TypeError(_OUTPUT_ARRAY)
+    if return_indices:
+        raise ValueError("return_indices is not available: the index of the nearest background voxel, "
+                         "with scipy's choice among equally near ones, is not computed across chunks yet")
+
+
+def _metric_transform(image, metric, dtype):
+    axes = spatial_axes(image)
+    if not axes:
+        raise ValueError(f"mask must have spatial dims, got dims {image.dims}")
+    data = image.data
+    distance = _graph(data, axes, (1.0,) * len(axes), np.dtype(dtype), metric)
+    in_plane = {a: data.chunks[a] for a in axes[1:]}
+    return like(image, distance.rechunk(in_plane), units="")
+
+
+def distance_transform_cdt(mask, metric="chessboard", *, return_distances=True, return_indices=False,
+                           distances=None, indices=None):
+    """Chessboard or taxicab distance to the nearest background voxel, as
+    ``scipy.ndimage.distance_transform_cdt``, exact across chunks.
+
+    Parameters
+    ----------
+    mask : xarray.DataArray or array_like
+        Non-zero voxels are foreground; ``(t, z, y, x)`` frame by frame.
+    metric : {"chessboard", "taxicab", "cityblock", "manhattan"} or array_like
+        A name, or scipy's structures for these (``generate_binary_structure(n, n)``
+        or ``(n, 1)``). Other structures raise ``ValueError``.
+
+    Returns
+    -------
+    xarray.DataArray
+        int32 distances in voxels (-1 in a frame without background, as scipy).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> mask = np.ones((5, 5), bool)
+    >>> mask[0, 0] = False
+    >>> bd.distance.distance_transform_cdt(bd.from_array(mask, chunks=2), "taxicab").values[4].tolist()
+    [4, 5, 6, 7, 8]
+    """
+    image = as_image(mask)
+    n = len(spatial_axes(image))
+    if isinstance(metric, str):
+        if metric in ("taxicab", "cityblock", "manhattan"):
+            name = "taxicab"
+        elif metric == "chessboard":
+            name = "chessboard"
+        else:
+            raise ValueError("invalid metric provided")
+    else:
+        try:
+            structure = np.asarray(metric)
+        except Exception as e:
+            raise ValueError("invalid metric provided") from e
+        if any(s != 3 for s in structure.shape):
+            raise ValueError("metric sizes must be equal to 3")
+        structure = structure != 0
+        names = {1: "taxicab", n: "chessboard"}
+        name = next((names[c] for c in names
+                     if structure.shape == (3,) * n and np.array_equal(structure, ndi.generate_binary_structure(n, c))),
+                    None)
+        if name is None:
+            raise ValueError("metric: only the taxicab and chessboard structures (generate_binary_structure(n, 1) "
+                             "or (n, n)) are computed across chunks")
+    _check_returns(return_distances, return_indices, distances, indices)
+    return _metric_transform(image, name, np.int32)
+
+
+def distance_transform_bf(mask, metric="euclidean", sampling=None, *, return_distances=True,
+                          return_indices=False, distances=None, indices=None):
+    """Distance to the nearest background voxel, as ``scipy.ndimage.distance_transform_bf``.
+
+    Not by brute force: the Euclidean metric is :func:`distance_transform_edt`
+    (float64, ``sampling`` as there: default the image's spacing), taxicab and
+    chessboard are :func:`distance_transform_cdt`'s answers as uint32, as scipy.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> mask = np.ones((1, 7), bool)
+    >>> mask[0, 3] = False
+    >>> bd.distance.distance_transform_bf(bd.from_array(mask, chunks=2), "chessboard").values.tolist()
+    [[3, 2, 1, 0, 1, 2, 3]]
+    """
+    image = as_image(mask)
+    name = metric.lower()
+    if name == "euclidean":
+        return distance_transform_edt(image, sampling, return_distances=return_distances,
+                                      return_indices=return_indices, distances=distances, indices=indices)
+    if name not in ("taxicab", "cityblock", "manhattan", "chessboard"):
+        raise RuntimeError("distance metric not supported")
+    _check_returns(return_distances, return_indices, distances, indices)
+    return _metric_transform(image, "chessboard" if name == "chessboard" else "taxicab", np.uint32)
+
+
+def distance_transform_edt(mask, sampling=None, *, return_distances=True, return_indices=False, distances=None,
+                           indices=None, dtype=np.float64):
     """Euclidean distance of every foreground voxel to the nearest background voxel.
 
     The same answer as ``scipy.ndimage.distance_transform_edt(mask,
@@ -304,6 +459,10 @@ def distance_transform_edt(mask, *, sampling=None, dtype=np.float64):
     sampling : float or sequence of float, optional
         Voxel size per spatial axis; default the image's spacing (mm). Use
         ``sampling=1`` for distances in voxels.
+    return_distances, return_indices : bool, optional
+        As scipy; ``return_indices=True`` raises ``ValueError`` (not computed
+        across chunks yet). ``distances``/``indices`` arrays to fill raise
+        ``TypeError``: use the returned image.
     dtype : dtype, optional
         Of the result (default float64, as scipy).
 
@@ -326,6 +485,7 @@ def distance_transform_edt(mask, *, sampling=None, dtype=np.float64):
     4.0
     """
     image = as_image(mask)
+    _check_returns(return_distances, return_indices, distances, indices)
     axes = spatial_axes(image)
     if not axes:
         raise ValueError(f"mask must have spatial dims, got dims {image.dims}")

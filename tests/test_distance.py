@@ -103,3 +103,65 @@ def test_any_shape_and_chunking(shape, chunk, density, seed):
     mask = np.random.default_rng(seed).random(shape) < density
     mask.flat[seed % mask.size] = False  # at least one background voxel
     check(mask, chunk, spacing=(1.5, 0.5, 0.75))
+
+
+# ------------------------------------------------------------------ cdt, bf and scipy's arguments
+
+from dask.array.utils import assert_eq  # noqa: E402
+
+METRIC_SHAPES = {1: (31,), 2: (19, 23), 3: (9, 11, 13)}
+METRIC_GRIDS = {1: [(4,), (31,)], 2: [(3, 4), (19, 23)], 3: [(2, 3, 4), (9, 11, 13)]}
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("density", [0.9, 0.995])
+def test_cdt_and_bf_equal_to_scipy(ndim, density):
+    rng = np.random.default_rng(ndim)
+    mask = rng.random(METRIC_SHAPES[ndim]) < density
+    mask.flat[rng.integers(mask.size)] = False
+    for chunks in METRIC_GRIDS[ndim]:
+        image = bd.from_array(mask, chunks=chunks)
+        for metric in ("chessboard", "taxicab", "cityblock", ndi.generate_binary_structure(ndim, 1),
+                       ndi.generate_binary_structure(ndim, ndim)):
+            assert_eq(distance.distance_transform_cdt(image, metric).data, ndi.distance_transform_cdt(mask, metric))
+        for metric in ("chessboard", "taxicab", "Euclidean"):
+            assert_eq(distance.distance_transform_bf(image, metric).data, ndi.distance_transform_bf(mask, metric))
+        sampling = (1.5, 0.5, 2.0)[:ndim]
+        np.testing.assert_allclose(distance.distance_transform_bf(image, sampling=sampling).values,
+                                   ndi.distance_transform_bf(mask, sampling=sampling), rtol=1e-12)
+
+
+def test_cdt_without_background_is_minus_one_as_scipy():
+    mask = np.ones((5, 6), bool)
+    assert_eq(distance.distance_transform_cdt(bd.from_array(mask, chunks=2)).data,
+              ndi.distance_transform_cdt(mask))
+
+
+def test_edt_sampling_positional_and_graph_valid():
+    mask = np.random.default_rng(5).random((9, 11, 13)) < 0.9
+    out = bd.distance_transform_edt(bd.from_array(mask, chunks=(2, 3, 4)), (1.0, 2.0, 0.5))
+    assert_eq(out.data, ndi.distance_transform_edt(mask, (1.0, 2.0, 0.5)))
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda m: bd.distance_transform_edt(m, return_distances=False), RuntimeError),
+        (lambda m: distance.distance_transform_cdt(m, return_distances=False, return_indices=False), RuntimeError),
+        (lambda m: bd.distance_transform_edt(m, distances=np.zeros(m.shape)), TypeError),
+        (lambda m: distance.distance_transform_cdt(m, return_indices=True, indices=np.zeros((3,) + m.shape)),
+         TypeError),
+        (lambda m: distance.distance_transform_cdt(m, "euclidean"), ValueError),
+        (lambda m: distance.distance_transform_cdt(m, np.ones((3, 3))), ValueError),
+        (lambda m: distance.distance_transform_bf(m, "foo"), RuntimeError),
+        (lambda m: bd.distance_transform_edt(m, return_indices=True), ValueError),
+    ],
+)
+def test_bad_arguments_as_scipy(call, error):
+    with pytest.raises(error):
+        call(np.ones((4, 5, 6), bool))
+
+
+def test_cdt_lazy():
+    with raise_if_dask_computes():
+        distance.distance_transform_cdt(bd.from_array(np.ones((6, 7, 8), bool), chunks=3), "taxicab")
