@@ -1,12 +1,19 @@
-"""Geometric transforms with scipy.ndimage's answers: every output chunk reads
-only the input region it needs.
+"""Geometric transforms and spline interpolation with scipy.ndimage's answers:
+every output chunk reads only the input region it needs.
 
-For each output chunk the corners of its grid are mapped into the input; the
-task gets that bounding box (plus the spline's reach) and calls scipy on it.
-Orders 0 and 1 equal scipy exactly. For higher orders scipy first computes
-spline coefficients over the whole array; here they are computed chunk by
-chunk with a 16-voxel overlap (the filter's influence decays as 0.27^n), which
-agrees with scipy to about 1e-6 of the value range.
+For each output chunk, the input coordinates of its voxels are computed with
+scipy's own arithmetic (``NI_ZoomShift`` for ``shift``/``zoom``/diagonal
+matrices, ``NI_GeometricTransform`` for matrices, given coordinates and
+mappings) and folded into the input by scipy's boundary rule; the task gets
+the bounding box of the spline footprints of those coordinates, shifted by a
+whole number of voxels, and interpolates there with scipy. Coordinates shift
+exactly, so orders 0 and 1 (and every order with ``prefilter=False``) equal
+scipy bit for bit, cval decisions and rounding ties included. For orders 2-5
+scipy first computes spline coefficients over the whole array; here they are
+computed chunk by chunk with an overlap of ``_SPLINE_DEPTH[order]`` voxels
+(21 to 43: the filter's influence decays as the power of its largest pole,
+0.17^n to 0.43^n), which agrees with scipy to about 1e-13 of the value range
+(measured; see tests/test_transform.py).
 
 ``shift``, ``zoom``, ``rotate`` and ``affine_transform`` keep scipy's voxel
 semantics; ``resample`` and ``apply`` work in millimetres of patient space
@@ -20,7 +27,7 @@ Examples
 >>> data = np.random.default_rng(0).random((20, 24, 28))
 >>> image = bd.from_array(data, chunks=(7, 9, 11))
 >>> out = bd.transform.rotate(image, 30, axes=(1, 2), order=1)
->>> bool(np.allclose(out.values, ndi.rotate(data, 30, axes=(1, 2), order=1)))
+>>> bool(np.array_equal(out.values, ndi.rotate(data, 30, axes=(1, 2), order=1)))
 True
 """
 
@@ -28,6 +35,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import numbers
+import warnings
 
 import dask.array as da
 from dask.array.core import concatenate3
@@ -37,61 +47,296 @@ import numpy as np
 import scipy.ndimage as ndi
 from scipy import special
 
-from ._chunked import check_mode, per_axis, spatial_axes, voxels_or_mm
+from ._chunked import compute, per_axis, rechunk, spatial_axes, voxels_or_mm
 from .errors import BadInputError
-from .image import SPATIAL_DIMS, as_image, geometry, regrid, spatial_dims
+from .image import SPATIAL_DIMS, as_image, from_array, geometry, regrid, spatial_dims
 
-__all__ = ["affine_transform", "shift", "zoom", "rotate", "resample", "apply", "voxel_map", "read_transform",
+__all__ = ["affine_transform", "shift", "zoom", "rotate", "map_coordinates", "geometric_transform",
+           "spline_filter1d", "spline_filter", "resample", "apply", "voxel_map", "read_transform",
            "write_transform"]
 
-_FAR_MODES = ("reflect", "mirror", "wrap", "grid-mirror", "grid-wrap")  # need the far side of an axis
-_SPLINE_DEPTH = 16
+_MODES = ("reflect", "grid-mirror", "constant", "grid-constant", "nearest", "mirror", "wrap", "grid-wrap")
+# Overlap (voxels) of the chunked spline prefilter, by order: the largest pole of the
+# B-spline filter is 0.172, 0.268, 0.361, 0.431 for orders 2-5, and an edge effect
+# decays as pole**n: these depths bring it under 1e-15 of the coefficients.
+_SPLINE_DEPTH = {2: 21, 3: 28, 4: 36, 5: 43}
+_NPAD = 12  # scipy's _prepad_for_spline_filter, for 'nearest' and 'grid-constant'
 
+
+# --- arguments, as scipy checks them -------------------------------------------------
 
 def _check_order(order) -> int:
-    if isinstance(order, bool) or int(order) != order or not 0 <= order <= 5:
-        raise ValueError(f"order must be a whole number from 0 to 5, got {order!r}")
+    if order < 0 or order > 5:
+        raise RuntimeError("spline order not supported")
     return int(order)
 
 
-def _spline_coefficients(data, axes, order, mode, cval):
-    """scipy's prefilter, chunked: ``(coefficients, npad)``."""
-    npad = 0
-    if mode in ("nearest", "grid-constant"):  # as scipy's _prepad_for_spline_filter
-        npad = 12
-        pad = [(npad, npad) if a in axes else (0, 0) for a in range(data.ndim)]
-        data = da.pad(data, pad, mode="edge") if mode == "nearest" else da.pad(
-            data, pad, mode="constant", constant_values=cval)
-    depth = {a: (min(_SPLINE_DEPTH, data.shape[a]) if a in axes else 0) for a in range(data.ndim)}
+def _check_mode(mode) -> str:
+    if not isinstance(mode, str) or mode not in _MODES:
+        raise RuntimeError("boundary mode not supported")
+    return mode
 
-    def prefilter(block):
-        out = block.astype(np.float64)
-        for axis in axes:
-            out = ndi.spline_filter1d(out, order, axis=axis, output=np.float64, mode=mode)
+
+def _output_dtype(output, dtype, complex_output=None) -> np.dtype:
+    """The result's dtype for scipy's ``output`` argument (``_ni_support._get_output``)."""
+    complex_output = np.dtype(dtype).kind == "c" if complex_output is None else complex_output
+    if output is None:
+        return np.promote_types(dtype, np.complex64) if complex_output else np.dtype(dtype)
+    if isinstance(output, np.ndarray) or hasattr(output, "__array__") and not isinstance(output, (type, np.dtype)):
+        raise TypeError("output arrays cannot be filled by a lazy library: use the returned image")
+    if isinstance(output, (type, np.dtype)):
+        if complex_output and np.dtype(output).kind != "c":
+            warnings.warn("promoting specified output dtype to complex", stacklevel=3)
+            return np.promote_types(output, np.complex64)
+        return np.dtype(output)
+    if isinstance(output, str):
+        output = np.dtype(output)
+        if complex_output and output.kind != "c":
+            raise RuntimeError("output must have complex dtype")
+        if not issubclass(output.type, np.number):
+            raise RuntimeError("output must have numeric dtype")
+        return output
+    raise TypeError(f"output must be None or a dtype, got {output!r}")
+
+
+def _probe(dtype, out_dtype, rank, order, mode, prefilter):
+    """scipy's errors for this input dtype, output dtype, order and mode, raised now
+    (scipy on a tiny array)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ndi.map_coordinates(np.zeros((2,) * rank, dtype), np.zeros((rank, 1)), output=out_dtype, order=order,
+                            mode=mode, prefilter=prefilter)
+
+
+def _sequence(value, rank):
+    """scipy's ``_normalize_sequence``: a scalar repeated, or one value per axis."""
+    if not isinstance(value, str) and np.iterable(value):
+        values = list(value)
+        if len(values) != rank:
+            raise RuntimeError("sequence argument must have length equal to input rank")
+        return values
+    return [value] * rank
+
+
+def _spatial_axis(image, axis, name="axis") -> int:
+    """An array axis of ``image`` (int, negative allowed, or dim name) that is spatial."""
+    if isinstance(axis, str):
+        if axis not in image.dims:
+            raise ValueError(f"{name} {axis!r} is not a dim of the image {image.dims}")
+        index = image.dims.index(axis)
+    else:
+        if not isinstance(axis, numbers.Integral) and not float(axis).is_integer():
+            raise ValueError(f"{name} should contain only integer values, got {axis!r}")
+        index = int(axis)
+        if not -image.ndim <= index < image.ndim:
+            raise ValueError(f"{name} {axis!r} is out of range for an image of {image.ndim} dims")
+        index %= image.ndim
+    if image.dims[index] not in SPATIAL_DIMS:
+        raise ValueError(f"{name} {axis!r} is the image's {image.dims[index]!r} dim: transforms act on spatial dims")
+    return index
+
+
+# --- scipy's coordinate arithmetic -------------------------------------------------
+
+def _fold(x, n, mode):
+    """scipy's ``map_coordinate`` (ni_interpolation.c) elementwise, as the value to hand
+    a region that starts at the volume's face: where reflect folds a coordinate into
+    (-1, 0) the value before the fold is kept, which the region folds alike."""
+    x = np.array(x, dtype=np.float64)
+    if mode in ("constant", "nearest", "grid-constant"):
+        return x  # constant: scipy's cval test is made again, exactly, on the shifted value
+    if n <= 1:
+        return np.where((x < 0) | (x > n - 1), 0.0, x)
+    low, high = x < 0, x > n - 1
+    xl, xh = x[low], x[high]
+    if mode == "mirror":
+        sz2 = 2 * n - 2
+        xl = sz2 * np.trunc(-xl / sz2) + xl
+        xl = np.where(xl <= 1 - n, xl + sz2, -xl)
+        xh = xh - sz2 * np.trunc(xh / sz2)
+        xh = np.where(xh >= n, sz2 - xh, xh)
+    elif mode in ("reflect", "grid-mirror"):
+        sz2 = 2 * n
+        xl = np.where(xl < -sz2, sz2 * np.trunc(-xl / sz2) + xl, xl)
+        folded = np.where(xl < -n, xl + sz2, np.where(xl > -1e-15, 1e-15, -xl) - 1)
+        xl = np.where((xl > -1) & (xl < 0), xl, folded)
+        xh = xh - sz2 * np.trunc(xh / sz2)
+        xh = np.where(xh >= n, sz2 - xh - 1, xh)
+        inside = (xh > -1) & (xh < 0)  # the region folds these once more: hand it the unfolded value
+        xh = np.where(inside, -xh - 1, xh)
+    elif mode == "wrap":
+        sz = n - 1
+        xl = xl + sz * (np.trunc(-xl / sz) + 1)
+        xh = xh - sz * np.trunc(xh / sz)
+    elif mode == "grid-wrap":
+        xl = xl + n * (np.trunc((-1 - xl) / n) + 1)
+        xh = xh - n * np.trunc(xh / n)
+    x[low], x[high] = xl, xh
+    return x
+
+
+class _ZoomShift:
+    """``NI_ZoomShift``'s coordinates: along each axis ``(k + shift) * zoom`` (or the grid-mode form)."""
+
+    separable = True
+
+    def __init__(self, zoom=None, shift=None, grid_mode=False):
+        self.zoom = None if zoom is None else np.asarray(zoom, np.float64)
+        self.shift = None if shift is None else np.asarray(shift, np.float64)
+        self.grid_mode = bool(grid_mode)
+
+    def __dask_tokenize__(self):
+        return ("zoom-shift", self.zoom, self.shift, self.grid_mode)
+
+    def axis(self, k, start, stop):
+        cc = np.arange(start, stop, dtype=np.float64)
+        if self.shift is not None:
+            cc = cc + self.shift[k]
+        if self.zoom is not None:
+            cc = ((cc + 0.5) * self.zoom[k] - 0.5) if self.grid_mode else cc * self.zoom[k]
+        return cc
+
+    def __call__(self, starts, shapes):
+        rank = len(shapes)
+        return [np.broadcast_to(self.axis(k, s, s + n).reshape([-1 if i == k else 1 for i in range(rank)]), shapes)
+                for k, (s, n) in enumerate(zip(starts, shapes))]
+
+
+class _Affine:
+    """``NI_GeometricTransform``'s matrix coordinates: ``offset[h]``, then ``+ o_l * M[h, l]`` in order."""
+
+    separable = False
+
+    def __init__(self, matrix, offset):
+        self.matrix = np.asarray(matrix, np.float64)
+        self.offset = np.asarray(offset, np.float64)
+
+    def __dask_tokenize__(self):
+        return ("affine", self.matrix, self.offset)
+
+    def __call__(self, starts, shapes):
+        rank = len(shapes)
+        grids = [np.arange(s, s + n, dtype=np.float64).reshape([-1 if i == k else 1 for i in range(rank)])
+                 for k, (s, n) in enumerate(zip(starts, shapes))]
+        out = []
+        for row, shift in zip(self.matrix, self.offset):
+            acc = np.full(shapes, shift)
+            for grid, m in zip(grids, row):
+                acc = acc + grid * m
+            out.append(acc)
         return out
 
-    chunks = tuple(c if depth[a] <= min(c) else data.shape[a] for a, c in enumerate(data.chunks))
-    coefficients = data.rechunk(chunks).map_overlap(
-        prefilter, depth=depth, boundary="none", trim=True, dtype=np.float64
-    )
-    return coefficients, npad
+    def bounds(self, starts, shapes):
+        """Per input axis, (min, max) of the coordinates over the block, widened against rounding."""
+        corners = np.array(list(itertools.product(*[(s, s + n - 1) for s, n in zip(starts, shapes)])), float)
+        mapped = corners @ self.matrix.T + self.offset
+        slack = 1e-9 * (1 + np.abs(corners) @ np.abs(self.matrix).T + np.abs(self.offset))
+        return mapped.min(axis=0) - slack.max(axis=0), mapped.max(axis=0) + slack.max(axis=0)
 
 
-def _transform_region(blocks, crop, matrix, offset, shape, axes, order, mode, cval, out_dtype):
-    """scipy.ndimage.affine_transform over ``axes`` of one region, plane by plane for the rest."""
-    region = concatenate3(blocks)[crop]
-    other = [a for a in range(region.ndim) if a not in axes]
-    moved = np.moveaxis(region, other, list(range(len(other)))) if other else region
-    batch_shape = moved.shape[: len(other)]
-    out = np.empty(batch_shape + tuple(shape), dtype=out_dtype)
-    for index in np.ndindex(*batch_shape):
-        ndi.affine_transform(moved[index], matrix, offset, output_shape=tuple(shape), output=out[index],
-                             order=order, mode=mode, cval=cval, prefilter=False)
-    return np.moveaxis(out, list(range(len(other))), other) if other else out
+class _Mapping:
+    """A Python mapping from output to input coordinates, called voxel by voxel as scipy does."""
+
+    separable = False
+
+    def __init__(self, mapping, rank_in, extra_arguments, extra_keywords):
+        self.mapping, self.rank_in = mapping, rank_in
+        self.args, self.kwargs = tuple(extra_arguments), dict(extra_keywords)
+
+    def __dask_tokenize__(self):
+        return ("mapping", tokenize(self.mapping), self.rank_in, self.args, tokenize(self.kwargs))
+
+    def __call__(self, starts, shapes):
+        out = np.empty((self.rank_in,) + tuple(shapes))
+        for index in np.ndindex(*shapes):
+            point = tuple(int(s + i) for s, i in zip(starts, index))
+            values = self.mapping(point, *self.args, **self.kwargs)
+            if len(values) != self.rank_in:
+                raise RuntimeError("wrong number of values returned by the mapping function")
+            out[(slice(None),) + index] = [float(v) for v in values]
+        return list(out)
+
+
+# --- regions of the input ------------------------------------------------------------
+
+def _extent(values, n, mode):
+    """(min, max) of one axis' folded coordinates that need data, or None."""
+    values = np.asarray(values, np.float64)
+    if mode == "constant":
+        values = values[(values >= 0) & (values <= n - 1)]
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return None
+    return float(values.min()), float(values.max())
+
+
+def _folded_bounds(low, high, n, mode):
+    """Bounds of the folded coordinates of the raw interval [low, high] (a matrix's block)."""
+    if mode == "constant":
+        low, high = max(low, 0.0), min(high, n - 1.0)
+        return None if low > high else (low, high)
+    if mode in ("nearest", "grid-constant") or (low >= 0 and high <= n - 1):
+        return low, high
+    if n <= 1:
+        return 0.0, 0.0
+    inner = (max(low, 0.0), min(high, n - 1.0))
+    spans = [inner] if inner[0] <= inner[1] else []
+    if mode in ("mirror", "reflect", "grid-mirror"):
+        reach_low, reach_high = max(0.0, -low), max(0.0, high - (n - 1))
+        if max(reach_low, reach_high) >= n - 2:
+            return -1.0, float(n)
+        if reach_low:
+            spans.append((-1.0, reach_low))
+        if reach_high:
+            spans.append((n - 1 - reach_high - 1, float(n)))
+        return min(s[0] for s in spans), max(s[1] for s in spans)
+    return -1.0, float(n)  # wrap, grid-wrap: the far side
+
+
+def _region(extent, n, order, mode):
+    """The input indices one block reads along an axis: ``(first, index)`` with ``index``
+    a slice of the axis or (grid-wrap across a face) an array of indices, ``first`` the
+    position of its first element in the coordinates' frame."""
+    least = min(n, order + 3)  # scipy's edge folds of the footprint then stay inside the region
+    if extent is None:
+        return 0, slice(0, least)
+    low, high = (min(max(v, -order - 4.0), n + order + 4.0) for v in extent)
+    first = math.floor(low) - order // 2 - 1
+    stop = math.floor(high) + order // 2 + 3
+    if mode == "grid-wrap" and (first < 0 or stop > n):
+        if stop - first >= n:  # the whole axis, read as scipy reads it (exact)
+            return 0, slice(0, n)
+        # across a face: a wrapped region; the coordinates' shift by a negative
+        # ``first`` may round (1 ulp)
+        return first, np.arange(first, stop) % n
+    lo, hi = max(first, 0), min(stop, n)
+    if lo >= hi:
+        lo, hi = (n - 1, n) if first >= n else (0, 1)
+    if hi - lo < least:
+        hi = min(n, lo + least)
+        lo = hi - least
+    return lo, slice(lo, hi)
+
+
+def _gather(bounds, index):
+    """Which chunks (``range`` or list) an index along one axis reads, and what to take
+    from their concatenation."""
+    if isinstance(index, slice):
+        first = int(np.searchsorted(bounds, index.start, side="right") - 1)
+        last = int(np.searchsorted(bounds, index.stop, side="left") - 1)
+        return list(range(first, last + 1)), slice(index.start - bounds[first], index.stop - bounds[first])
+    chunk = np.searchsorted(bounds, index, side="right") - 1
+    ids = np.unique(chunk)
+    lengths = bounds[ids + 1] - bounds[ids]
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    where = np.searchsorted(ids, chunk)
+    take = starts[where] + index - bounds[chunk]
+    if np.array_equal(take, np.arange(take[0], take[0] + take.size)):
+        take = slice(int(take[0]), int(take[0]) + take.size)
+    return [int(i) for i in ids], take
 
 
 def _nested_keys(name, ranges):
-    """Nested lists of block keys over the given per-axis block index ranges."""
     def build(prefix, depth):
         if depth == len(ranges):
             return (name, *prefix)
@@ -100,110 +345,310 @@ def _nested_keys(name, ranges):
     return build((), 0)
 
 
-def _chunked_affine(data, matrix, offset, output_shape, axes, *, order, mode, cval, prefilter, output_chunks=None):
-    """``affine_transform`` of the axes ``axes`` of a dask array; other axes pass through.
+def _assemble(blocks, takes):
+    region = concatenate3(blocks) if isinstance(blocks, list) else blocks
+    if any(not isinstance(t, slice) for t in takes):
+        region = region[tuple(t if isinstance(t, slice) else slice(None) for t in takes)]
+        for axis, t in enumerate(takes):
+            if not isinstance(t, slice):
+                region = np.take(region, t, axis=axis)
+        return region
+    return region[tuple(takes)]
 
-    One task per output chunk, depending only on the input chunks that its
-    region of the input touches.
+
+def _read(source, index_by_axis):
+    """``(keys, takes)`` of the task that reads ``source`` at the per-axis indices."""
+    bounds = [np.cumsum((0,) + c) for c in source.chunks]
+    plans = [_gather(b, i) for b, i in zip(bounds, index_by_axis)]
+    return _nested_keys(source.name, [p[0] for p in plans]), [p[1] for p in plans]
+
+
+# --- the chunked spline prefilter ----------------------------------------------------
+
+def _merge_short(chunks, minimum):
+    """Neighbouring chunks merged until each is at least ``minimum`` long (or the whole axis)."""
+    merged = []
+    for c in chunks:
+        if merged and merged[-1] < minimum:
+            merged[-1] += c
+        else:
+            merged.append(c)
+    if len(merged) > 1 and merged[-1] < minimum:
+        last = merged.pop()
+        merged[-1] += last
+    return tuple(merged)
+
+
+def _spline_block(blocks, takes, crops, axes, order, mode, dtype):
+    region = _assemble(blocks, takes)
+    for axis in axes:
+        region = ndi.spline_filter1d(region, order, axis=axis, output=dtype, mode=mode)
+        region = region[tuple(crops[axis] if a == axis else slice(None) for a in range(region.ndim))]
+    return region
+
+
+def _chunked_spline(data, axes, order, mode, dtype):
+    """scipy's spline filter (``spline_filter1d`` along each of ``axes`` in turn, output
+    ``dtype``) chunk by chunk: each chunk reads ``_SPLINE_DEPTH[order]`` voxels of its
+    neighbours along the filtered axes (across the far face for grid-wrap)."""
+    axes = list(axes)
+    if order < 2 or not axes or data.size == 0:
+        return data.astype(dtype)
+    depth = _SPLINE_DEPTH[order]
+    # chunks shorter than the overlap are merged with their neighbours (each block then
+    # reads at most three chunks per axis); chunks at least that long are kept
+    chunks = tuple(_merge_short(c, depth) if a in axes else c for a, c in enumerate(data.chunks))
+    if chunks != data.chunks:
+        data = rechunk(data, chunks)
+    bounds = [np.cumsum((0,) + c) for c in data.chunks]
+    name = "spline-filter-" + tokenize(data, axes, order, mode, np.dtype(dtype).str, depth)
+    graph = {}
+    for block in itertools.product(*[range(len(c)) for c in data.chunks]):
+        index, crops = [], {}
+        for a, n in enumerate(data.shape):
+            s, e = int(bounds[a][block[a]]), int(bounds[a][block[a] + 1])
+            if a not in axes:
+                index.append(slice(s, e))
+            elif mode == "grid-wrap":  # periodic: the far side, or the whole axis
+                if e - s + 2 * depth < n:
+                    index.append(np.arange(s - depth, e + depth) % n)
+                    crops[a] = slice(depth, depth + e - s)
+                else:
+                    index.append(slice(0, n))
+                    crops[a] = slice(s, e)
+            else:
+                lo, hi = max(0, s - depth), min(n, e + depth)
+                index.append(slice(lo, hi))
+                crops[a] = slice(s - lo, e - lo)
+        keys, takes = _read(data, index)
+        graph[(name, *block)] = (_spline_block, keys, takes, crops, axes, order, mode, np.dtype(dtype))
+    hlg = HighLevelGraph.from_collections(name, graph, dependencies=[data])
+    return da.Array(hlg, name, chunks=data.chunks, dtype=dtype)
+
+
+def _complex_parts(func, data, out_dtype, cval, **kwargs):
+    """scipy's handling of complex input: real and imaginary parts apart (each with its
+    part of ``cval``), joined in ``out_dtype``."""
+    part = np.empty(0, out_dtype).real.dtype
+    real = func(data.real, out_dtype=part, cval=np.real(cval), **kwargs)
+    imag = func(data.imag, out_dtype=part, cval=np.imag(cval), **kwargs)
+    return da.map_blocks(_join, real, imag, np.dtype(out_dtype), dtype=out_dtype)
+
+
+def _join(real, imag, dtype):
+    out = np.empty(real.shape, dtype)
+    out.real, out.imag = real, imag
+    return out
+
+
+def _coefficients(data, axes, order, mode, cval):
+    """scipy's prefilter of the transforms: ``(coefficients, npad)``."""
+    npad = 0
+    if mode in ("nearest", "grid-constant"):
+        npad = _NPAD
+        pad = [(npad, npad) if a in axes else (0, 0) for a in range(data.ndim)]
+        data = (da.pad(data, pad, mode="edge") if mode == "nearest"
+                else da.pad(data, pad, mode="constant", constant_values=cval))
+    return _chunked_spline(data, axes, order, mode, np.float64), npad
+
+
+# --- interpolation -------------------------------------------------------------------
+
+def _interpolate_block(blocks, takes, firsts, model, starts, shapes, axes, order, mode, cval, dtype, npad, sizes,
+                       out_positions, *coordinate_block):
+    """One output block: scipy's ``map_coordinates`` on the region its coordinates read."""
+    region = _assemble(blocks, takes)
+    raw = coordinate_block[0] if coordinate_block else model(starts, shapes)
+    local = np.stack([_fold(np.asarray(c, np.float64) + npad if npad else c, n, mode) - first
+                      for c, n, first in zip(raw, sizes, firsts)])
+    frames = [a for a in range(region.ndim) if a not in axes]
+    region = np.moveaxis(region, frames, list(range(len(frames))))
+    shape = region.shape[: len(frames)]
+    out = np.empty(shape + local.shape[1:], dtype)
+    for index in np.ndindex(*shape):
+        ndi.map_coordinates(region[index], local, output=out[index], order=order, mode=mode, cval=cval,
+                            prefilter=False)
+    return np.moveaxis(out, list(range(out.ndim)), out_positions) if out_positions else out
+
+
+def _resample(data, axes, out_shape, out_chunks, model, *, order, mode, cval, prefilter, out_dtype,
+              coordinates=None, extents=None):
+    """The transform of ``data``'s ``axes`` by a coordinate ``model`` (or a dask array of
+    given ``coordinates``); the other axes are frames, passed through.
+
+    The output has the frames' axes where the input has them and, if the transform
+    keeps the rank, its axes where ``axes`` are; otherwise they follow the frames.
+    ``out_chunks`` are the chunks of the output's transformed axes.
     """
-    matrix = np.asarray(matrix, dtype=np.float64)
-    offset = np.asarray(offset, dtype=np.float64)
-    out_dtype = data.dtype
+    if np.dtype(data.dtype).kind == "c":
+        return _complex_parts(_resample, data, out_dtype, cval, axes=axes, out_shape=out_shape,
+                              out_chunks=out_chunks, model=model, order=order, mode=mode, prefilter=prefilter,
+                              coordinates=coordinates, extents=extents)
+    axes = list(axes)
+    frames = [a for a in range(data.ndim) if a not in axes]
+    same_rank = len(out_shape) == len(axes)
+    if same_rank:
+        full_chunks = list(data.chunks)
+        for a, c in zip(axes, out_chunks):
+            full_chunks[a] = tuple(c)
+        t_positions = axes
+    else:
+        full_chunks = [data.chunks[a] for a in frames] + [tuple(c) for c in out_chunks]
+        t_positions = list(range(len(frames), len(frames) + len(out_shape)))
+    f_positions = frames if same_rank else list(range(len(frames)))
+    out_positions = [None] * (len(frames) + len(out_shape))
+    for k, p in enumerate(f_positions + t_positions):
+        out_positions[k] = p
+    out_positions = None if out_positions == list(range(len(out_positions))) else out_positions
+
     source, npad = data, 0
     if prefilter and order > 1:
-        source, npad = _spline_coefficients(data, axes, order, mode, cval)
-    margin = order + 1  # the least region length along an axis
-    if output_chunks is None:  # like the input's chunks along each transformed axis
-        output_chunks = [da.core.normalize_chunks(max(data.chunks[a]), (n,))[0] for a, n in zip(axes, output_shape)]
-    out_chunks = list(data.chunks)
-    for a, c in zip(axes, output_chunks):
-        out_chunks[a] = tuple(c)
-    out_starts = [np.cumsum((0,) + c[:-1]) for c in out_chunks]
-    in_bounds = [np.cumsum((0,) + c) for c in source.chunks]
-    name = "affine-transform-" + tokenize(source, matrix, offset, output_shape, axes, order, mode, cval, out_chunks)
+        source, npad = _coefficients(data, axes, order, mode, cval)
+    sizes = [source.shape[a] for a in axes]
+    out_starts = [np.cumsum((0,) + tuple(c[:-1])) for c in out_chunks]
+    axis_values = None
+    if extents is None and getattr(model, "separable", False):
+        # exact per-axis coordinates: fold them once, take each block's extent
+        axis_values = [_fold(model.axis(k, 0, out_shape[k]) + npad if npad else model.axis(k, 0, out_shape[k]),
+                             sizes[k], mode) for k in range(len(axes))]
+    name = "interpolate-" + tokenize(source, axes, out_shape, out_chunks, model, coordinates, order, mode, cval,
+                                     np.dtype(out_dtype).str)
     graph = {}
-    for block_index in itertools.product(*[range(len(c)) for c in out_chunks]):
-        out_start = np.array([out_starts[a][block_index[a]] for a in axes], dtype=float)
-        out_shape = [out_chunks[a][block_index[a]] for a in axes]
-        corners = np.array(list(itertools.product(*[(s, s + n - 1) for s, n in zip(out_start, out_shape)])))
-        mapped = corners @ matrix.T + offset
-        local_offset = offset + matrix @ out_start
-        bounds = []  # [low, high) of the region along every axis of `source`
-        for a in range(data.ndim):
-            if a not in axes:
-                s = out_starts[a][block_index[a]]
-                bounds.append((s, s + out_chunks[a][block_index[a]]))
-                continue
-            k, n = axes.index(a), data.shape[a]
-            # scipy's spline of this order reads floor(x) - order//2 ... + order (one more
-            # voxel each side against rounding noise in the mapped corners)
-            low = int(np.floor(mapped[:, k].min())) - order // 2 - 1
-            high = int(np.floor(mapped[:, k].max() + 0.5)) - order // 2 + order + 2
-            if mode in _FAR_MODES and (low < 0 or high > n):
-                low, high = 0, n  # reflections and wraps reach across the whole axis
-            # clip into the axis, keeping at least `margin` voxels: scipy treats a
-            # length-1 axis as constant whatever the mode
-            low = max(0, min(low, n - margin))
-            high = min(n, max(high, low + margin))
-            # scipy's spline padding (npad) goes with the volume's faces
-            low, high = (0 if low == 0 else low + npad), (high + 2 * npad if high == n else high + npad)
-            local_offset[k] -= low - npad
-            bounds.append((low, high))
-        ranges, crop = [], []
-        for a, (low, high) in enumerate(bounds):
-            first = int(np.searchsorted(in_bounds[a], low, side="right") - 1)
-            last = int(np.searchsorted(in_bounds[a], high, side="left") - 1)
-            ranges.append(range(first, last + 1))
-            crop.append(slice(low - in_bounds[a][first], high - in_bounds[a][first]))
-        graph[(name, *block_index)] = (
-            _transform_region, _nested_keys(source.name, ranges), tuple(crop), matrix, local_offset,
-            out_shape, list(axes), order, mode, cval, out_dtype,
-        )
-    hlg = HighLevelGraph.from_collections(name, graph, dependencies=[source])
-    return da.Array(hlg, name, chunks=tuple(out_chunks), dtype=out_dtype)
+    dependencies = [source] + ([coordinates] if coordinates is not None else [])
+    for t_block in itertools.product(*[range(len(c)) for c in out_chunks]):
+        starts = [int(out_starts[k][b]) for k, b in enumerate(t_block)]
+        shapes = [int(out_chunks[k][b]) for k, b in enumerate(t_block)]
+        if extents is not None:
+            block_extents = extents[t_block]
+        elif axis_values is not None:
+            block_extents = [_extent(v[s: s + n], size, mode) for v, s, n, size in zip(axis_values, starts, shapes, sizes)]
+        else:
+            low, high = model.bounds(starts, shapes)
+            block_extents = [_folded_bounds(lo + npad, hi + npad, size, mode) for lo, hi, size in zip(low, high, sizes)]
+        firsts, t_index = [], []
+        for extent, size in zip(block_extents, sizes):
+            first, index = _region(extent, size, order, mode)
+            firsts.append(first)
+            t_index.append(index)
+        for f_block in itertools.product(*[range(len(data.chunks[a])) for a in frames]):
+            index = [None] * data.ndim
+            f_bounds = [np.cumsum((0,) + data.chunks[a]) for a in frames]
+            for a, b, fb in zip(frames, f_block, f_bounds):
+                index[a] = slice(int(fb[b]), int(fb[b + 1]))
+            for a, i in zip(axes, t_index):
+                index[a] = i
+            keys, takes = _read(source, index)
+            out_block = [0] * (len(frames) + len(out_shape))
+            for p, b in zip(f_positions, f_block):
+                out_block[p] = b
+            for p, b in zip(t_positions, t_block):
+                out_block[p] = b
+            task = [_interpolate_block, keys, takes, firsts, model, starts, shapes, axes, order, mode, cval, np.dtype(out_dtype), npad, sizes, out_positions]
+            if coordinates is not None:
+                task.append((coordinates.name, 0, *t_block))
+            graph[(name, *out_block)] = tuple(task)
+    hlg = HighLevelGraph.from_collections(name, graph, dependencies=dependencies)
+    return da.Array(hlg, name, chunks=tuple(full_chunks), dtype=out_dtype)
 
 
-def _homogeneous(matrix, offset, n):
-    """scipy's accepted matrix forms -> ``(n x n matrix, offset)``."""
-    matrix = np.asarray(matrix, dtype=np.float64)
-    if matrix.ndim == 1:
-        if matrix.shape != (n,):
-            raise ValueError(f"matrix must have {n} diagonal entries, got shape {matrix.shape}")
-        matrix = np.diag(matrix)
-    elif matrix.shape == (n + 1, n + 1):
-        if not np.allclose(matrix[n], [0] * n + [1]):
-            raise ValueError(f"matrix: the bottom row of a homogeneous matrix must be {[0] * n + [1]}")
-        return matrix[:n, :n], matrix[:n, n]
-    elif matrix.shape == (n, n + 1):
-        return matrix[:, :n], matrix[:, n]
-    elif matrix.shape != (n, n):
-        raise ValueError(f"matrix must be ({n},), ({n}, {n}), ({n}, {n + 1}) or ({n + 1}, {n + 1}), got {matrix.shape}")
-    return matrix, np.broadcast_to(np.asarray(offset, dtype=np.float64), (n,)).copy()
+def _default_chunks(data, axes, out_shape):
+    """Output chunks along the transformed axes: the input's largest chunk of each."""
+    base = max(max(data.chunks[a]) for a in axes)
+    sizes = [max(data.chunks[axes[k]]) if k < len(axes) else base for k in range(len(out_shape))]
+    return [da.core.normalize_chunks(max(1, s), (n,))[0] if n else (0,) for s, n in zip(sizes, out_shape)]
 
 
-def affine_transform(image, matrix, offset=0.0, *, output_shape=None, order=3, mode="constant", cval=0.0,
-                     prefilter=True):
+def _chunked_affine(data, matrix, offset, output_shape, axes, *, order, mode, cval, prefilter, output_chunks=None,
+                    out_dtype=None):
+    """``affine_transform`` of the axes ``axes`` of a dask array (square ``matrix``); other axes pass through."""
+    if output_chunks is None:
+        output_chunks = _default_chunks(data, axes, output_shape)
+    return _resample(data, axes, tuple(output_shape), output_chunks, _Affine(matrix, offset), order=order, mode=mode,
+                     cval=cval, prefilter=prefilter, out_dtype=data.dtype if out_dtype is None else out_dtype)
+
+
+def _result(image, data, axes, **grid):
+    """The output image: on the input's grid when the transform keeps the rank."""
+    if data.ndim == image.ndim:
+        return regrid(image, data, **grid)
+    frames = [d for d in image.dims if d not in spatial_dims(image)]
+    rank = data.ndim - len(frames)
+    if not 1 <= rank <= 3:
+        raise ValueError(f"the output must have 1 to 3 spatial axes, got {rank}")
+    dims = tuple(frames) + tuple(SPATIAL_DIMS[3 - rank:])
+    out = from_array(data, dims=dims, times_ms=image["t"].values if "t" in image.dims else None, name=image.name)
+    out.attrs.update({k: image.attrs[k] for k in ("modality", "units", "source") if k in image.attrs})
+    return out
+
+
+def _setup(image, output, order, mode, prefilter, rank=None):
+    """Image, spatial axes, output dtype; scipy's argument errors raised now."""
+    order = _check_order(order)
+    _check_mode(mode)
+    image = as_image(image)
+    axes = list(spatial_axes(image))
+    out_dtype = _output_dtype(output, image.dtype)
+    _probe(image.dtype, out_dtype, len(axes) if rank is None else rank, order, mode, prefilter)
+    return image, axes, order, out_dtype
+
+
+# --- scipy's functions ---------------------------------------------------------------
+
+def affine_transform(image, matrix, offset=0.0, *, output_shape=None, output=None, order=3, mode="constant",
+                     cval=0.0, prefilter=True):
     """As ``scipy.ndimage.affine_transform``, over the spatial axes, in voxels.
 
     The output voxel ``o`` takes the input value at ``matrix @ o + offset``.
-    ``matrix`` may be a diagonal, a square matrix, or a homogeneous
-    ``(n+1, n+1)`` / ``(n, n+1)`` matrix. The output grid keeps the input's
-    spacing and first-voxel position.
+    ``matrix`` may be a diagonal (1-D), a square matrix, a homogeneous
+    ``(n+1, n+1)`` or ``(n, n+1)`` matrix, or ``(n, m)`` for an output of ``m``
+    axes. An output of the input's rank keeps its spacing and first-voxel
+    position.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = bd.from_array(np.arange(12.0).reshape(3, 4), chunks=2)
+    >>> bd.transform.affine_transform(image, [[1, 0], [0, 2]], output_shape=(3, 2), order=1).values.tolist()
+    [[0.0, 2.0], [4.0, 6.0], [8.0, 10.0]]
     """
-    image = as_image(image)
-    order = _check_order(order)
-    check_mode(mode)
-    axes = list(spatial_axes(image))
-    matrix, offset = _homogeneous(matrix, offset, len(axes))
+    image, axes, order, out_dtype = _setup(image, output, order, mode, prefilter)
+    n = len(axes)
     if output_shape is None:
         output_shape = tuple(image.shape[a] for a in axes)
-    output_shape = per_axis(output_shape, len(axes), "output_shape", integer=True, minimum=1)
-    data = _chunked_affine(image.data, matrix, offset, output_shape, axes, order=order, mode=mode, cval=cval,
-                           prefilter=prefilter)
-    return regrid(image, data)
+    output_shape = tuple(int(v) for v in output_shape)
+    if len(output_shape) < 1:
+        raise RuntimeError("input and output rank must be > 0")
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim not in (1, 2) or matrix.shape[0] < 1:
+        raise RuntimeError("no proper affine matrix provided")
+    if matrix.ndim == 2 and matrix.shape[1] == n + 1 and matrix.shape[0] in (n, n + 1):
+        if matrix.shape[0] == n + 1:
+            expected = [0] * n + [1]
+            if not np.all(matrix[n] == expected):
+                raise ValueError(f"Expected homogeneous transformation matrix with shape {matrix.shape} for image "
+                                 f"shape {image.shape}, but bottom row was not equal to {expected}")
+        offset = matrix[:n, n]
+        matrix = matrix[:n, :n]
+    if matrix.shape[0] != n:
+        raise RuntimeError("affine matrix has wrong number of rows")
+    if matrix.ndim == 2 and matrix.shape[1] != len(output_shape):
+        raise RuntimeError("affine matrix has wrong number of columns")
+    offset = np.asarray(_sequence(offset, n), dtype=np.float64)
+    if offset.ndim != 1 or offset.shape[0] < 1:
+        raise RuntimeError("no proper offset provided")
+    if matrix.ndim == 1:
+        if len(output_shape) != n:
+            raise RuntimeError("affine matrix has wrong number of columns")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            model = _ZoomShift(zoom=matrix, shift=offset / matrix)
+    else:
+        model = _Affine(matrix, offset)
+    data = _resample(image.data, axes, output_shape, _default_chunks(image.data, axes, output_shape), model,
+                     order=order, mode=mode, cval=cval, prefilter=prefilter, out_dtype=out_dtype)
+    return _result(image, data, axes)
 
 
-def shift(image, shift=None, *, shift_mm=None, order=3, mode="constant", cval=0.0, prefilter=True):
+def shift(image, shift=None, *, shift_mm=None, output=None, order=3, mode="constant", cval=0.0, prefilter=True):
     """As ``scipy.ndimage.shift``: content moves by ``shift`` voxels (or ``shift_mm``) along each axis.
 
     Examples
@@ -213,50 +658,86 @@ def shift(image, shift=None, *, shift_mm=None, order=3, mode="constant", cval=0.
     >>> bd.transform.shift(image, (0, 0, 2), order=0).values.ravel().tolist()
     [0.0, 0.0, 0.0, 1.0, 2.0]
     """
-    image = as_image(image)
-    amount = voxels_or_mm(image, shift, shift_mm, "shift", minimum=-np.inf)
-    n = len(amount)
-    return affine_transform(image, np.eye(n), -np.asarray(amount), order=order, mode=mode, cval=cval,
-                            prefilter=prefilter)
+    image, axes, order, out_dtype = _setup(image, output, order, mode, prefilter)
+    if shift is not None and shift_mm is None:
+        amount = [float(v) for v in _sequence(shift, len(axes))]
+    else:
+        amount = voxels_or_mm(image, shift, shift_mm, "shift", minimum=-np.inf)
+    model = _ZoomShift(shift=[-v for v in amount])
+    out_shape = tuple(image.shape[a] for a in axes)
+    data = _resample(image.data, axes, out_shape, [image.data.chunks[a] for a in axes], model, order=order,
+                     mode=mode, cval=cval, prefilter=prefilter, out_dtype=out_dtype)
+    return regrid(image, data)
 
 
-def zoom(image, zoom, *, order=3, mode="constant", cval=0.0, prefilter=True):
-    """As ``scipy.ndimage.zoom`` (``grid_mode=False``): first and last voxels stay in place.
+def zoom(image, zoom, *, output=None, order=3, mode="constant", cval=0.0, prefilter=True, grid_mode=False):
+    """As ``scipy.ndimage.zoom``: ``round(n * zoom)`` voxels per axis over the same extent.
 
-    The output covers the same extent with ``round(n * zoom)`` voxels per
-    axis; its coords and spacing say so.
+    Without ``grid_mode`` the first and last voxel centres stay in place; with
+    it, the outer faces of the first and last voxels do. The output's coords
+    and spacing say so.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = bd.from_array(np.array([[0.0, 1.0], [2.0, 3.0]]), chunks=1)
+    >>> bd.transform.zoom(image, 2, order=0, mode="nearest", grid_mode=True).values.tolist()[0]
+    [0.0, 0.0, 1.0, 1.0]
     """
-    image = as_image(image)
-    axes = list(spatial_axes(image))
-    factors = per_axis(zoom, len(axes), "zoom")
-    if min(factors) <= 0:
-        raise ValueError(f"zoom must be > 0, got {zoom!r}")
-    in_shape = np.array([image.shape[a] for a in axes])
+    image, axes, order, out_dtype = _setup(image, output, order, mode, prefilter)
+    factors = _sequence(zoom, len(axes))
+    in_shape = [image.shape[a] for a in axes]
     out_shape = tuple(int(round(n * z)) for n, z in zip(in_shape, factors))
-    step = np.array([(i - 1) / (o - 1) if o > 1 else 1.0 for i, o in zip(in_shape, out_shape)])
-    data = _chunked_affine(image.data, np.diag(step), np.zeros(len(axes)), out_shape, axes, order=_check_order(order),
-                           mode=check_mode(mode), cval=cval, prefilter=prefilter)
-    old = dict(zip(SPATIAL_DIMS, geometry(image).spacing))
+    if any(n < 0 for n in out_shape):
+        raise ValueError(f"zoom must be >= 0, got {zoom!r}")
+    if all(z == 1 for z in factors) and prefilter:  # scipy's early exit (gh-20999): a copy
+        return regrid(image, image.data.astype(out_dtype))
+    if grid_mode and mode in ("constant", "wrap"):
+        suggest = {"constant": "grid-constant", "wrap": "grid-wrap"}[mode]
+        warnings.warn(f"It is recommended to use mode = {suggest} instead of {mode} when grid_mode is True.",
+                      stacklevel=2)
+    div = np.array(out_shape) - (0 if grid_mode else 1)
+    num = np.array(in_shape) - (0 if grid_mode else 1)
+    step = np.divide(num, div, out=np.ones(len(axes), dtype=np.float64), where=div != 0)
+    model = _ZoomShift(zoom=step, grid_mode=grid_mode)
+    data = _resample(image.data, axes, out_shape, _default_chunks(image.data, axes, out_shape), model, order=order,
+                     mode=mode, cval=cval, prefilter=prefilter, out_dtype=out_dtype)
+    geo = geometry(image)
+    old_spacing, old_offset = dict(zip(SPATIAL_DIMS, geo.spacing)), dict(zip(SPATIAL_DIMS, geo.offset))
     dims = [image.dims[a] for a in axes]
-    return regrid(image, data, spacing_zyx={d: old[d] * s for d, s in zip(dims, step)})
+    first = [(0.5 * s - 0.5) if grid_mode else 0.0 for s in step]  # output voxel 0 in input voxels
+    step = np.where(step > 0, step, 1.0)  # an empty axis keeps its spacing
+    return regrid(image, data, spacing_zyx={d: old_spacing[d] * s for d, s in zip(dims, step)},
+                  offset_zyx={d: old_offset[d] + f * old_spacing[d] for d, f in zip(dims, first)})
 
 
-def rotate(image, angle, axes=(1, 0), *, reshape=True, order=3, mode="constant", cval=0.0, prefilter=True):
-    """As ``scipy.ndimage.rotate``: ``angle`` degrees in the plane of two spatial ``axes``.
+def rotate(image, angle, axes=(1, 0), *, reshape=True, output=None, order=3, mode="constant", cval=0.0,
+           prefilter=True):
+    """As ``scipy.ndimage.rotate``: ``angle`` degrees in the plane of two spatial array ``axes``.
 
-    ``axes`` are indices among the spatial dims (or dim names). With
-    ``reshape`` the output grows to hold the whole rotated image, centred on
-    the same point.
+    ``axes`` are array axes of the image (or dim names). With ``reshape``
+    the output grows to hold the whole rotated plane, centred on the same
+    point; every plane parallel to it is rotated alike.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = bd.from_array(np.array([[0.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]))
+    >>> bd.transform.rotate(image, 90, order=1).values.tolist()
+    [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    image = as_image(image)
-    spatial = list(spatial_axes(image))
-    names = [image.dims[a] for a in spatial]
-    plane = sorted(names.index(a) if isinstance(a, str) else int(a) % len(spatial) for a in axes)
-    if len(set(plane)) != 2:
-        raise ValueError(f"axes must name two different spatial axes, got {axes!r}")
+    image, spatial, order, out_dtype = _setup(image, output, order, mode, prefilter, rank=2)
+    if len(spatial) < 2:
+        raise ValueError("input array should be at least 2D")
+    axes = list(axes)
+    if len(axes) != 2:
+        raise ValueError("axes should contain exactly two values")
+    plane = sorted(_spatial_axis(image, a, "axes") for a in axes)
+    if plane[0] == plane[1]:
+        raise ValueError(f"axes should name two different axes, got {tuple(axes)!r}")
     c, s = special.cosdg(angle), special.sindg(angle)
     rotation = np.array([[c, s], [-s, c]])
-    in_plane = np.array([image.shape[spatial[p]] for p in plane])
+    in_plane = np.array([image.shape[p] for p in plane])
     if reshape:  # scipy's arithmetic, to the letter
         iy, ix = in_plane
         bounds = rotation @ [[0, 0, iy, iy], [0, ix, 0, ix]]
@@ -264,18 +745,180 @@ def rotate(image, angle, axes=(1, 0), *, reshape=True, order=3, mode="constant",
     else:
         out_plane = in_plane
     offset = (in_plane - 1) / 2 - rotation @ ((out_plane - 1) / 2)
-    axes_in_data = [spatial[p] for p in plane]
-    data = _chunked_affine(image.data, rotation, offset, tuple(int(v) for v in out_plane), axes_in_data,
-                           order=_check_order(order), mode=check_mode(mode), cval=cval, prefilter=prefilter)
+    out_shape = tuple(int(v) for v in out_plane)
+    data = _chunked_affine(image.data, rotation, offset, out_shape, plane, order=order, mode=mode, cval=cval,
+                           prefilter=prefilter, out_dtype=out_dtype)
     # keep the centre of the plane where it was
     geo = geometry(image)
     geo_offset, spacing = dict(zip(SPATIAL_DIMS, geo.offset)), dict(zip(SPATIAL_DIMS, geo.spacing))
     new_offset = {}
     for p, n_in, n_out in zip(plane, in_plane, out_plane):
-        d = names[p]
+        d = image.dims[p]
         new_offset[d] = geo_offset[d] + (n_in - n_out) / 2 * spacing[d]
     return regrid(image, data, offset_zyx=new_offset)
 
+
+def map_coordinates(image, coordinates, *, output=None, order=3, mode="constant", cval=0.0, prefilter=True):
+    """As ``scipy.ndimage.map_coordinates``: the image's values at ``coordinates`` (voxels).
+
+    ``coordinates`` (numpy or dask array, ``(rank, ...)``) gives for every
+    output voxel its position along each spatial axis; the output has its
+    shape (and a cine's frames first) and its chunks. Each output chunk reads
+    only the input region its coordinates need: for dask coordinates these
+    regions are found by computing each chunk's extent now (as dask-image does).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = bd.from_array(np.arange(12.0).reshape(3, 4), chunks=2)
+    >>> bd.transform.map_coordinates(image, [[0.5, 2], [0.5, 1]], order=1).values.tolist()
+    [2.5, 9.0]
+    """
+    order = _check_order(order)
+    lazy = isinstance(coordinates, da.Array)
+    coordinates = coordinates if lazy else np.asarray(coordinates)
+    if np.dtype(coordinates.dtype).kind == "c":
+        raise TypeError("Complex type not supported")
+    image = as_image(image)
+    axes = list(spatial_axes(image))
+    out_shape = tuple(coordinates.shape[1:])
+    if len(out_shape) < 1:
+        raise RuntimeError("input and output rank must be > 0")
+    if coordinates.shape[0] != len(axes):
+        raise RuntimeError("invalid shape for coordinate array")
+    image, axes, order, out_dtype = _setup(image, output, order, mode, prefilter)
+    if not lazy:
+        chunks = _default_chunks(image.data, axes, out_shape)
+        coordinates = da.from_array(coordinates, chunks=(len(axes),) + tuple(chunks))
+    else:
+        coordinates = coordinates.rechunk({0: -1})
+    coordinates = coordinates.astype(np.float64)
+    npad = _NPAD if prefilter and order > 1 and mode in ("nearest", "grid-constant") else 0
+    sizes = [image.shape[a] + 2 * npad for a in axes]
+    extents = _block_extents(coordinates, sizes, npad, mode)
+    data = _resample(image.data, axes, out_shape, coordinates.chunks[1:], None, order=order, mode=mode, cval=cval,
+                     prefilter=prefilter, out_dtype=out_dtype, coordinates=coordinates, extents=extents)
+    return _result(image, data, axes)
+
+
+def _extent_of_block(block, sizes, npad, mode):
+    return [_extent(_fold(c + npad if npad else c, n, mode), n, mode) for c, n in zip(block, sizes)]
+
+
+def _block_extents(coordinates, sizes, npad, mode):
+    """Per block of the coordinates, per axis, the extent of its folded values (computed now)."""
+    from dask import delayed
+
+    blocks = coordinates.to_delayed()[0]
+    flat = list(np.ravel(blocks))
+    values = compute(*[delayed(_extent_of_block)(b, sizes, npad, mode) for b in flat])
+    out = np.empty(len(flat), dtype=object)
+    out[:] = list(values)
+    return out.reshape(blocks.shape)
+
+
+def geometric_transform(image, mapping, *, output_shape=None, output=None, order=3, mode="constant", cval=0.0,
+                        prefilter=True, extra_arguments=(), extra_keywords=None):
+    """As ``scipy.ndimage.geometric_transform``: ``mapping(output_point)`` gives the input point.
+
+    ``mapping`` takes a tuple of output indices (plus ``extra_arguments`` and
+    ``extra_keywords``) and returns one input coordinate per spatial axis.
+    It is evaluated on the whole output grid now, chunk by chunk, to find the
+    input region each output chunk reads, and again in each chunk's task.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> image = bd.from_array(np.array([4.0, 1, 3, 2]), chunks=2)
+    >>> bd.transform.geometric_transform(image, lambda p: (p[0] - 1,), order=1).values.tolist()
+    [0.0, 4.0, 1.0, 3.0]
+    """
+    if extra_keywords is None:
+        extra_keywords = {}
+    order = _check_order(order)
+    image = as_image(image)
+    axes = list(spatial_axes(image))
+    if output_shape is None:
+        output_shape = tuple(image.shape[a] for a in axes)
+    output_shape = tuple(int(v) for v in output_shape)
+    if len(output_shape) < 1:
+        raise RuntimeError("input and output rank must be > 0")
+    image, axes, order, out_dtype = _setup(image, output, order, mode, prefilter)
+    model = _Mapping(mapping, len(axes), extra_arguments, extra_keywords)
+    chunks = _default_chunks(image.data, axes, output_shape)
+    npad = _NPAD if prefilter and order > 1 and mode in ("nearest", "grid-constant") else 0
+    sizes = [image.shape[a] + 2 * npad for a in axes]
+    starts = [np.cumsum((0,) + tuple(c[:-1])) for c in chunks]
+    extents = np.empty(tuple(len(c) for c in chunks), dtype=object)
+    for block in np.ndindex(*extents.shape):
+        s = [int(starts[k][b]) for k, b in enumerate(block)]
+        n = [int(chunks[k][b]) for k, b in enumerate(block)]
+        extents[block] = _extent_of_block(model(s, n), sizes, npad, mode)
+    data = _resample(image.data, axes, output_shape, chunks, model, order=order, mode=mode, cval=cval,
+                     prefilter=prefilter, out_dtype=out_dtype, extents=extents)
+    return _result(image, data, axes)
+
+
+def spline_filter1d(image, order=3, axis=-1, *, output=np.float64, mode="mirror"):
+    """As ``scipy.ndimage.spline_filter1d``: B-spline coefficients along one spatial ``axis``.
+
+    Chunked: each chunk reads ``_SPLINE_DEPTH[order]`` voxels of its
+    neighbours along ``axis``, enough for scipy's answer to rounding.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.ndimage as ndi, bmia_dask as bd
+    >>> data = np.random.default_rng(0).random((30, 40))
+    >>> out = bd.transform.spline_filter1d(bd.from_array(data, chunks=10), 3, axis=0)
+    >>> bool(np.allclose(out.values, ndi.spline_filter1d(data, 3, axis=0), rtol=0, atol=1e-12))
+    True
+    """
+    if order < 0 or order > 5:
+        raise RuntimeError("spline order not supported")
+    _check_mode(mode)
+    image = as_image(image)
+    out_dtype = _output_dtype(output, image.dtype)
+    axis = _spatial_axis(image, axis)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ndi.spline_filter1d(np.zeros(3, image.dtype), order, output=out_dtype, mode=mode)
+    func = _spline_parts if image.dtype.kind == "c" else _spline_real
+    return regrid(image, func(image.data, out_dtype=out_dtype, axes=[axis], order=int(order), mode=mode))
+
+
+def spline_filter(image, order=3, *, output=np.float64, mode="mirror"):
+    """As ``scipy.ndimage.spline_filter``: B-spline coefficients along every spatial axis.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.ndimage as ndi, bmia_dask as bd
+    >>> data = np.random.default_rng(0).random((30, 40))
+    >>> out = bd.transform.spline_filter(bd.from_array(data, chunks=10), 3)
+    >>> bool(np.allclose(out.values, ndi.spline_filter(data, 3), rtol=0, atol=1e-12))
+    True
+    """
+    if order < 2 or order > 5:
+        raise RuntimeError("spline order not supported")
+    _check_mode(mode)
+    image = as_image(image)
+    out_dtype = _output_dtype(output, image.dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ndi.spline_filter(np.zeros(3, image.dtype), order, output=out_dtype, mode=mode)
+    func = _spline_parts if image.dtype.kind == "c" else _spline_real
+    return regrid(image, func(image.data, out_dtype=out_dtype, axes=list(spatial_axes(image)), order=int(order),
+                              mode=mode))
+
+
+def _spline_real(data, *, out_dtype, axes, order, mode, cval=None):
+    return _chunked_spline(data, axes, order, mode, out_dtype)
+
+
+def _spline_parts(data, *, out_dtype, axes, order, mode):
+    return _complex_parts(_spline_real, data, out_dtype, 0.0, axes=axes, order=order, mode=mode)
+
+
+# --- physical space ------------------------------------------------------------------
 
 def resample(image, *, spacing_mm=None, like=None, order=1, mode=None, cval=0.0):
     """Resample onto a grid of ``spacing_mm`` (same extent), or onto the grid of ``like``.
@@ -315,7 +958,7 @@ def resample(image, *, spacing_mm=None, like=None, order=1, mode=None, cval=0.0)
     in_shape = np.array([image.shape[a] for a in axes])
     out_shape = tuple(int(np.floor((n - 1) * o / s + 1e-9)) + 1 for n, o, s in zip(in_shape, old, new))
     data = _chunked_affine(image.data, np.diag(new / old), np.zeros(len(axes)), out_shape, axes,
-                           order=_check_order(order), mode=check_mode(mode), cval=cval, prefilter=True)
+                           order=_check_order(order), mode=_check_mode(mode), cval=cval, prefilter=True)
     return regrid(image, data, spacing_zyx=dict(zip(dims, new.tolist())))
 
 
@@ -387,7 +1030,7 @@ def apply(image, transform, *, like=None, order=1, mode="constant", cval=0.0):
     sdims, tdims = spatial_dims(image), spatial_dims(target)
     if len(sdims) != len(tdims):
         raise ValueError(f"like has spatial dims {tdims}, image has {sdims}: both must be 2D or both 3D")
-    order, mode = _check_order(order), check_mode(mode)
+    order, mode = _check_order(order), _check_mode(mode)
     index_map = voxel_map(image, target, transform)
     # a 2D image is the plane z = its scalar coord: map within that plane
     keep = [SPATIAL_DIMS.index(d) for d in sdims]
