@@ -19,7 +19,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .image import as_image, like, require_same_shape
+from .image import as_image, like
 
 __all__ = ["histogram", "cdf", "equalize_hist", "window", "value_range"]
 

@@ -1,10 +1,22 @@
 """Per-label measurements in one pass over the chunks, equal to scipy.ndimage's.
 
 Every chunk yields a small table (one row per label present in it: voxel count,
-sums, sums of squared deviations, extremes, index sums, bounding box); the
-tables are combined with exact rules (counts and sums add; variances merge with
-Chan's formula; extremes take the extreme). One task per chunk, never one per
-label, so a million labels cost what ten do.
+sums, sums of squared deviations, extremes and their first positions, index
+sums, bounding box); the tables are combined with exact rules (counts and sums
+add; variances merge with Chan's formula; extremes take the extreme). One task
+per chunk, never one per label, so a million labels cost what ten do.
+
+scipy.ndimage's measurement functions have twins of the same names and
+arguments (``sum_labels``, ``sum``, ``mean``, ``variance``,
+``standard_deviation``, ``minimum``, ``maximum``, ``minimum_position``,
+``maximum_position``, ``extrema``, ``center_of_mass``, ``median``,
+``labeled_comprehension``, ``value_indices``, ``find_objects``, ``histogram``)
+that return scipy's values and types: label 0 is the background's group, an
+absent label gets scipy's value for it, labels broadcast against the image and
+may be float. ``median`` and ``labeled_comprehension`` gather each label's
+values (see their docstrings). ``watershed_ift`` has no twin: scipy's image
+foresting transform depends on the order of a global queue, which chunks
+cannot reproduce.
 
 Examples
 --------
@@ -27,7 +39,7 @@ import pandas as pd
 import scipy.ndimage as ndi
 
 from ._chunked import collect_in_sweep, fresh_copy
-from .image import SPATIAL_DIMS, as_image, geometry, like, require_same_shape, spacing
+from .image import SPATIAL_DIMS, as_image, geometry, require_same_shape, spacing
 from .intensity import histogram
 
 __all__ = [
@@ -287,12 +299,10 @@ def _selection(labels, mode, key, wanted):
     return where, flat[where]
 
 
-def _label_range(labels, values=None):
-    """The block's smallest and largest label, and with ``values`` the smallest value
-    (in sort order) at its smallest label: what scipy's median reports for an absent label."""
+def _label_range(labels):
+    """The block's smallest and largest label."""
     flat = labels.ravel()
-    low = flat.min()
-    return low, flat.max(), None if values is None else np.sort(np.asarray(values).ravel()[flat == low])[0]
+    return flat.min(), flat.max()
 
 
 def _grouped(values, labels, mode, key, wanted, start, shape, ravel=True):
@@ -411,16 +421,8 @@ def _combine_stats(blocks, need, ndim):
 
 
 def _merge_ranges(ranges):
-    if not ranges:
-        return None
-    low = min(r[0] for r in ranges)
-    at_low = [r[2] for r in ranges if r[0] == low and r[2] is not None]
-    return low, max(r[1] for r in ranges), min(at_low, key=_sort_key) if at_low else None
-
-
-def _sort_key(value):
-    """Numpy's sort order (NaN last) as a key for ``min``."""
-    return (bool(np.isnan(value)), value) if np.issubdtype(type(value), np.inexact) else (False, value)
+    """The smallest and largest label over the chunks."""
+    return (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else None
 
 
 def _mode(labels, index):
@@ -509,7 +511,6 @@ class _Measured:
                 setattr(self, name, pick(name, dtype))
                 setattr(self, f"arg{name}", pick(f"arg{name}", int))
         self.w = [pick(f"w{a}", np.float64) for a in range(ndim)] if "com" in need else []
-        self.range = table["range"]
 
     def scipy(self, func):
         """scipy's own answer on an empty or 0-d input (nothing to read)."""
@@ -648,7 +649,9 @@ def maximum(image, labels=None, index=None):
 def minimum_position(image, labels=None, index=None):
     """Voxel index of the first smallest value per label, as ``scipy.ndimage.minimum_position``.
 
-    A tuple, or a list of tuples for a sequence ``index``; first means first in C order.
+    A tuple, or a list of tuples for a sequence ``index``; first means first in
+    C order. (scipy takes the first in C order for a scalar or no ``index``; for a
+    sequence, among tied values, whichever its unstable sort puts first.)
 
     Examples
     --------
@@ -663,6 +666,9 @@ def minimum_position(image, labels=None, index=None):
 def maximum_position(image, labels=None, index=None):
     """Voxel index of the first largest value per label, as ``scipy.ndimage.maximum_position``.
 
+    First in C order, as :func:`minimum_position` (and scipy, but for ties with a
+    sequence ``index``, where scipy's choice depends on its unstable sort).
+
     Examples
     --------
     >>> import numpy as np, bmia_dask as bd
@@ -675,6 +681,8 @@ def maximum_position(image, labels=None, index=None):
 
 def extrema(image, labels=None, index=None):
     """``(minimums, maximums, min_positions, max_positions)``, as ``scipy.ndimage.extrema``.
+
+    Positions as :func:`minimum_position` and :func:`maximum_position`.
 
     Examples
     --------
@@ -712,38 +720,112 @@ def center_of_mass(image, labels=None, index=None):
 # -- values gathered per label: median, labeled_comprehension --------------------------
 
 
-def _block_values(values, labels=None, *, mode, key, wanted, with_range, block_info=None):
+def _block_values(values, labels=None, *, mode, key, wanted, block_info=None):
     """One chunk's values of every selected group, with their flat positions (C order)."""
     start = [lo for lo, _ in block_info[0]["array-location"]]
     out = {}
-    if labels is not None and with_range:
-        out["range"] = _label_range(np.asarray(labels), values)
     vals, keys, first, _, flat = _grouped(values, labels, mode, key, wanted, start, block_info[0]["shape"])
     bounds = np.r_[first, len(vals)]
     out["groups"] = {k: (vals[a:b], flat[a:b]) for k, a, b in zip(keys.tolist(), bounds[:-1], bounds[1:])}
     return _one(out, block_info)
 
 
-def _combine_values(blocks, reduce):
-    """``reduce(values, positions)`` for every group, its values gathered from the chunks in C order."""
+def _combine_values(blocks, reduce, keys=None):
+    """``reduce(values, positions)`` for every group (or those in ``keys``), its values
+    gathered from the chunks in C order, one group at a time."""
     blocks = [b.flat[0] for b in blocks]
-    keys = sorted(set().union(*[b["groups"] for b in blocks]))
+    keys = sorted(set().union(*[b["groups"] for b in blocks])) if keys is None else keys
     results = {}
     for key in keys:
         pieces = [b["groups"][key] for b in blocks if key in b["groups"]]
         positions = np.concatenate([p for _, p in pieces])
         order = np.argsort(positions, kind="stable")
         results[key] = reduce(np.concatenate([v for v, _ in pieces])[order], positions[order])
-    return results, _merge_ranges([b["range"] for b in blocks if "range" in b])
+    return results
 
 
-def _gather(values, labels, mode, key, wanted, reduce, *, with_range=False):
-    """``({group key: reduce(values, positions)}, label range)``; the values of one
-    group are together in one task (the combining one) while it is reduced."""
+def _gather(values, labels, mode, key, wanted, reduce):
+    """``{group key: reduce(values, positions)}`` for scipy's single group: its values
+    are gathered into one task."""
     arrays = [values] if labels is None else [values, labels]
-    blocks = da.map_blocks(_block_values, *arrays, mode=mode, key=key, wanted=wanted, with_range=with_range,
+    blocks = da.map_blocks(_block_values, *arrays, mode=mode, key=key, wanted=wanted,
                            dtype=object, chunks=tuple((1,) * n for n in values.numblocks))
     return dask.delayed(_combine_values)(collect_in_sweep(blocks.to_delayed()), reduce).compute()
+
+
+_BATCH_VOXELS = 2**24  # voxels of the labels gathered together in one task (one label may exceed it)
+
+
+def _block_presence(labels, *, wanted, block_info=None):
+    """A chunk's smallest and largest label and the voxel count of each wanted label in it."""
+    flat = np.asarray(labels).ravel()
+    keys, counts = np.unique(flat[np.isin(flat, wanted)], return_counts=True)
+    return _one({"range": _label_range(flat), "keys": keys, "n": counts}, block_info)
+
+
+def _combine_presence(blocks):
+    """The labels' range, and per wanted label present: its voxel count and its chunks (C order)."""
+    blocks = [b.flat[0] for b in blocks]
+    present = {}
+    for chunk, block in enumerate(blocks):
+        for key, n in zip(block["keys"].tolist(), block["n"].tolist()):
+            entry = present.setdefault(key, [0, []])
+            entry[0] += n
+            entry[1].append(chunk)
+    return _merge_ranges([b["range"] for b in blocks]), present
+
+
+def _gather_per_label(values, labels, wanted, reduce):
+    """``({label: reduce(values, positions)}, label range)`` for the wanted labels present.
+
+    A first pass over the labels finds which chunks hold each label; then the
+    labels are reduced in batches of about ``_BATCH_VOXELS`` voxels (neighbours in
+    the chunk grid together), each batch in one task that reads the gathered
+    values of its chunks only: a chunk's values are released once its batches are
+    done, and memory holds the values of a batch of labels, not of the volume.
+    """
+    grid = tuple((1,) * n for n in values.numblocks)
+    presence = da.map_blocks(_block_presence, labels, wanted=wanted, dtype=object, chunks=grid)
+    label_range, present = dask.delayed(_combine_presence)(collect_in_sweep(presence.to_delayed())).compute()
+    if not present:
+        return {}, label_range
+    keys = sorted(present, key=lambda k: (present[k][1][0], k))
+    gathered = da.map_blocks(_block_values, values, labels, mode="per", key=None,
+                             wanted=np.array(sorted(present), dtype=labels.dtype), dtype=object,
+                             chunks=grid).to_delayed().ravel()
+    batches, batch, voxels = [], [], 0
+    for key in keys:
+        if batch and voxels + present[key][0] > _BATCH_VOXELS:
+            batches.append(batch)
+            batch, voxels = [], 0
+        batch.append(key)
+        voxels += present[key][0]
+    batches.append(batch)
+    tasks = []
+    for batch in batches:
+        chunks = sorted(set().union(*[present[k][1] for k in batch]))
+        tasks.append(dask.delayed(_combine_batch)(batch, reduce, *[gathered[c] for c in chunks]))
+    results = {}
+    for part in dask.compute(*tasks):
+        results.update(part)
+    return results, label_range
+
+
+def _combine_batch(keys, reduce, *blocks):
+    return _combine_values(blocks, reduce, keys)
+
+
+def _block_min_at(values, labels, *, label, block_info=None):
+    """The smallest value (in sort order) at ``label`` in a chunk, if it is there."""
+    at = np.asarray(labels).ravel() == label
+    return _one(np.sort(np.asarray(values).ravel()[at])[:1], block_info)
+
+
+def _min_at(values, labels, label):
+    blocks = da.map_blocks(_block_min_at, values, labels, label=label, dtype=object,
+                           chunks=tuple((1,) * n for n in values.numblocks))
+    found = [b.flat[0] for b in dask.compute(*blocks.to_delayed().ravel())]
+    return np.sort(np.concatenate(found))[0]
 
 
 def _middle_pair(values, _positions):
@@ -760,11 +842,14 @@ def _median_of(values, _positions):
 def median(image, labels=None, index=None):
     """Median of the values per label, as ``scipy.ndimage.median``.
 
-    The values of each requested label are gathered (from the chunks it touches)
-    into one task to be sorted: memory holds one label's values at a time, and
-    without ``labels`` (or ``index``) that is the whole (labelled) volume. An
-    absent label in a sequence ``index`` gets scipy's value for it (the smallest
-    value of the smallest label).
+    Not a one-pass statistic: the values of each label are gathered. A first
+    pass over the labels finds the chunks each requested label lies in; then the
+    labels' values are gathered from those chunks and sorted in tasks that each
+    hold a batch of labels (about 16 M voxels, or one larger label). Without
+    ``labels`` (or ``index``, or with a scalar ``index``) scipy's single group is
+    gathered into one task: the whole (labelled) volume. An absent label in a
+    sequence ``index`` gets scipy's value for it (the smallest value at the
+    smallest label), with one more pass.
 
     Examples
     --------
@@ -777,12 +862,14 @@ def median(image, labels=None, index=None):
         return ndi.median(*_arrays(values, labels_), index)
     mode, key, wanted = _mode(labels_, index)
     if mode != "per":
-        groups, _ = _gather(values, labels_, mode, key, wanted, _median_of)
+        groups = _gather(values, labels_, mode, key, wanted, _median_of)
         return groups[0] if groups else np.median(np.zeros(0, values.dtype))
-    groups, label_range = _gather(values, labels_, mode, key, wanted, _middle_pair, with_range=True)
+    groups, label_range = _gather_per_label(values, labels_, wanted, _middle_pair)
     keys = np.array(sorted(groups), dtype=labels_.dtype)
     row, found = _lookup(keys, labels_.dtype, label_range, values.size, index)
-    low = np.full(row.shape, label_range[2], dtype=values.dtype)
+    # scipy's value for an absent label: the smallest value at the smallest label
+    absent = _min_at(values, labels_, label_range[0]) if not found.all() else 0
+    low = np.full(row.shape, absent, dtype=values.dtype)
     high = low.copy()
     for at in zip(*np.nonzero(found)):
         low[at], high[at] = groups[keys[row[at]].item()]
@@ -804,11 +891,15 @@ class _Apply:
 def labeled_comprehension(image, labels, index, *, func, out_dtype, default, pass_positions=False):
     """``func`` applied to the values of every label, as ``scipy.ndimage.labeled_comprehension``.
 
-    The values of each label (in C order, and with ``pass_positions`` their flat
-    indices) are gathered from the chunks it touches into one task where
-    ``func`` runs: memory holds one label's values at a time, and without
-    ``labels`` (or ``index``) that is the whole (labelled) volume. ``func`` is
-    called once per distinct index value present, in increasing order.
+    Not a one-pass statistic: the values of each label (in C order, and with
+    ``pass_positions`` their flat indices in C order) are gathered from the
+    chunks it lies in (found by a first pass over the labels) into a task that
+    holds a batch of labels (about 16 M voxels, or one larger label), where
+    ``func`` runs on each. Without ``labels`` or ``index`` scipy's single group
+    is gathered into one task: the whole (labelled) volume. ``func`` is called
+    once per distinct index value present, possibly from several threads at
+    once (scipy: once per index value, in increasing order, with a label's
+    values in the order of an unstable sort).
 
     Examples
     --------
@@ -827,7 +918,7 @@ def labeled_comprehension(image, labels, index, *, func, out_dtype, default, pas
         if _tiny(values):
             return ndi.labeled_comprehension(np.asarray(values), None, None, func, out_dtype, default,
                                              pass_positions)
-        return _gather(values, None, "all", None, None, reduce)[0][0]
+        return _gather(values, None, "all", None, None, reduce)[0]
     try:
         values, labels = _operands(image, labels)
     except ValueError as e:
@@ -835,14 +926,14 @@ def labeled_comprehension(image, labels, index, *, func, out_dtype, default, pas
     if _tiny(values):
         return ndi.labeled_comprehension(*_arrays(values, labels), index, func, out_dtype, default, pass_positions)
     if index is None:
-        groups, _ = _gather(values, labels, "positive", None, None, reduce)
+        groups = _gather(values, labels, "positive", None, None, reduce)
         return groups[0] if groups else reduce(np.zeros(0, values.dtype), np.zeros(0, int))
     index = np.atleast_1d(index)
     if np.any(index.astype(labels.dtype).astype(index.dtype) != index):
         raise ValueError(f"Cannot convert index values from <{index.dtype}> to <{labels.dtype}> "
                          "(labels' type) without loss of precision")
     index = index.astype(labels.dtype)
-    groups, _ = _gather(values, labels, "per", None, np.unique(index), reduce)
+    groups, _ = _gather_per_label(values, labels, np.unique(index), reduce)
     temp = np.empty(index.shape, out_dtype)
     temp[:] = default
     for at, value in np.ndenumerate(index):

@@ -300,3 +300,25 @@ def test_value_indices_exact_across_chunks(shape, chunks):
                 np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="integer array"):
         measure.value_indices(np.zeros((3, 4)))
+
+
+def test_per_label_gathering_reads_only_the_chunks_of_a_batch(monkeypatch):
+    """median / labeled_comprehension: labels reduced in batches, each from its own chunks."""
+    rng = np.random.default_rng(8)
+    labels, n = ndi.label(ndi.binary_opening(rng.random((20, 24, 22)) > 0.4))
+    values = rng.normal(size=labels.shape)
+    image = da.from_array(values, chunks=(5, 6, 7))
+    seen = []
+    original = measure._combine_batch
+
+    def spy(keys, reduce, *blocks):
+        seen.append(len(blocks))
+        return original(keys, reduce, *blocks)
+
+    monkeypatch.setattr(measure, "_BATCH_VOXELS", 200)
+    monkeypatch.setattr(measure, "_combine_batch", spy)
+    index = np.r_[np.arange(n + 3), 0]
+    assert_same(measure.median(image, labels, index), ndi.median(values, labels, index))
+    assert len(seen) >= 5 and sorted(seen)[len(seen) // 2] < image.npartitions / 2
+    assert_same(measure.labeled_comprehension(image, labels, index, func=np.ptp, out_dtype=float, default=-1),
+                ndi.labeled_comprehension(values, labels, index, np.ptp, float, -1))
