@@ -360,10 +360,14 @@ def _block_stats(values, labels=None, *, mode, key, wanted, need, block_info=Non
     if "var" in need:
         d = vals - np.repeat(table["sum"] / count, count)
         table["m2"] = np.add.reduceat((d * np.conj(d)).real, first)
-    for name, reduce in (("min", np.minimum), ("max", np.maximum)):
+    # NaN, as scipy: its sort puts NaN last, so a label's minimum is NaN only when all
+    # its values are (a single group's is NaN when any is: ``vals.min()``); the maximum
+    # is NaN when any value is
+    lowest = np.minimum if mode != "per" else np.fmin
+    for name, reduce in (("min", lowest), ("max", np.maximum)):
         if name in need:
             extreme = reduce.reduceat(vals, first)
-            at = np.where(vals == np.repeat(extreme, count), np.arange(len(vals)), len(vals))
+            at = np.where(_same(vals, np.repeat(extreme, count)), np.arange(len(vals)), len(vals))
             table[name] = extreme
             table[f"arg{name}"] = flat[np.minimum.reduceat(at, first).clip(max=len(vals) - 1)]
     if "com" in need:
@@ -373,13 +377,21 @@ def _block_stats(values, labels=None, *, mode, key, wanted, need, block_info=Non
     return _one(table, block_info)
 
 
+def _same(a, b):
+    """``a == b``, NaN equal to NaN."""
+    same = a == b
+    if a.dtype.kind in "fc":
+        same |= np.isnan(a) & np.isnan(b)
+    return same
+
+
 def _groups(inverse):
     """First and last row of every run of equal ``inverse`` values (sorted)."""
     first = np.flatnonzero(np.r_[True, inverse[1:] != inverse[:-1]])
     return first, np.r_[first[1:], len(inverse)] - 1
 
 
-def _combine_stats(blocks, need, ndim):
+def _combine_stats(blocks, need, ndim, single):
     blocks = [b.flat[0] for b in blocks]
     ranges = [b["range"] for b in blocks if "range" in b]
     out = {"range": _merge_ranges(ranges)}
@@ -407,9 +419,11 @@ def _combine_stats(blocks, need, ndim):
             order = np.lexsort((value, inverse))
             low, high = _groups(inverse[order])
             extreme = value[order][low if name == "min" else high]
+            if name == "min" and single and value.dtype.kind in "fc":
+                np.minimum.at(extreme, inverse, value)  # NaN if any chunk's is (``vals.min()``)
             out[name] = extreme
             position = np.full(len(keys), np.iinfo(np.int64).max)
-            hit = value == extreme[inverse]
+            hit = _same(value, extreme[inverse])
             np.minimum.at(position, inverse[hit], at[hit])
             out[f"arg{name}"] = position
     if "com" in need:
@@ -458,7 +472,7 @@ def _lookup(keys, labels_dtype, label_range, size, index):
         probe = np.asanyarray(index, np.int_)
     if not len(keys):
         return np.zeros(index.shape, np.intp), np.zeros(index.shape, bool)
-    row = np.searchsorted(keys, probe)
+    row = np.asarray(np.searchsorted(keys, probe))
     row[row >= len(keys)] = 0
     return row, keys[row] == probe
 
@@ -466,7 +480,8 @@ def _lookup(keys, labels_dtype, label_range, size, index):
 class _Measured:
     """Per-group results, laid out as scipy lays them out."""
 
-    def __init__(self, image, labels, index, need):
+    def __init__(self, image, labels, index, need, *, sums=True):
+        """``sums``: scipy computes the result with ``np.bincount`` (``_stats``), not by sorting (``_select``)."""
         self.values, self.labels = _operands(image, labels)
         self.index = index
         self.shape = self.values.shape
@@ -475,11 +490,17 @@ class _Measured:
             return
         mode, key, wanted = _mode(self.labels, index)
         self.single = mode != "per"
+        if not self.single and sums:
+            if self.values.dtype.kind == "c":  # np.bincount's weights are float64
+                raise TypeError(f"Cannot cast array data from dtype('{self.values.dtype}') to dtype('float64') "
+                                "according to the rule 'safe'")
+            if np.ndim(index) == 0:  # scipy assigns into the numpy scalar it indexed out
+                raise TypeError("'numpy.int64' object does not support item assignment")
         arrays = [self.values] if self.labels is None else [self.values, self.labels]
         blocks = da.map_blocks(_block_stats, *arrays, mode=mode, key=key, wanted=wanted, need=tuple(need),
                                dtype=object, chunks=tuple((1,) * n for n in self.values.numblocks))
         table = dask.delayed(_combine_stats)(collect_in_sweep(blocks.to_delayed()), tuple(need),
-                                             self.values.ndim).compute()
+                                             self.values.ndim, self.single).compute()
         dtype = self.values.dtype
         total_dtype, acc = _accumulator(dtype)
         ndim = self.values.ndim
@@ -501,7 +522,7 @@ class _Measured:
             out = np.zeros(row.shape, dtype)
             if found.any():
                 out[found] = table[name][row[found]]
-            return out
+            return out[()] if out.ndim == 0 else out  # a 0-d index: scipy's indexing gives a scalar
 
         self.n = pick("n", np.int64)
         self.sum = pick("sum", np.float64 if acc.kind != "c" else acc)
@@ -523,7 +544,9 @@ class _Measured:
         return getattr(self, name)
 
     def position(self, name):
-        self.extreme(name.removeprefix("arg"))  # scipy's error for an empty group
+        extreme = self.extreme(name.removeprefix("arg"))  # scipy's error for an empty group
+        if self.single and extreme != extreme:  # NaN: scipy finds no voxel equal to it
+            raise IndexError("index 0 is out of bounds for axis 0 with size 0")
         return _positions(getattr(self, name), self.shape)
 
 
@@ -629,7 +652,7 @@ def minimum(image, labels=None, index=None):
     >>> bd.measure.minimum(np.array([5, 2, 7, 1]), np.array([1, 1, 2, 0]), [0, 1, 2, 3])
     array([1, 2, 7, 0])
     """
-    m = _Measured(image, labels, index, ("min",))
+    m = _Measured(image, labels, index, ("min",), sums=False)
     return m.scipy(ndi.minimum) if m.tiny else m.extreme("min")
 
 
@@ -642,7 +665,7 @@ def maximum(image, labels=None, index=None):
     >>> bd.measure.maximum(np.array([5, 2, 7, 1]), np.array([1, 1, 2, 0]), [1, 2])
     array([5, 7])
     """
-    m = _Measured(image, labels, index, ("max",))
+    m = _Measured(image, labels, index, ("max",), sums=False)
     return m.scipy(ndi.maximum) if m.tiny else m.extreme("max")
 
 
@@ -659,7 +682,7 @@ def minimum_position(image, labels=None, index=None):
     >>> [tuple(map(int, p)) for p in bd.measure.minimum_position(np.array([[4, 1], [1, 3]]), np.ones((2, 2), int), [1])]
     [(0, 1)]
     """
-    m = _Measured(image, labels, index, ("min",))
+    m = _Measured(image, labels, index, ("min",), sums=False)
     return m.scipy(ndi.minimum_position) if m.tiny else m.position("argmin")
 
 
@@ -675,7 +698,7 @@ def maximum_position(image, labels=None, index=None):
     >>> tuple(int(i) for i in bd.measure.maximum_position(np.array([[4, 1], [9, 3]])))
     (1, 0)
     """
-    m = _Measured(image, labels, index, ("max",))
+    m = _Measured(image, labels, index, ("max",), sums=False)
     return m.scipy(ndi.maximum_position) if m.tiny else m.position("argmax")
 
 
@@ -691,7 +714,7 @@ def extrema(image, labels=None, index=None):
     >>> int(low), int(high), tuple(int(i) for i in at)
     (1, 9, (1, 0))
     """
-    m = _Measured(image, labels, index, ("min", "max"))
+    m = _Measured(image, labels, index, ("min", "max"), sums=False)
     if m.tiny:
         return m.scipy(ndi.extrema)
     return m.extreme("min"), m.extreme("max"), m.position("argmin"), m.position("argmax")
@@ -871,8 +894,9 @@ def median(image, labels=None, index=None):
     absent = _min_at(values, labels_, label_range[0]) if not found.all() else 0
     low = np.full(row.shape, absent, dtype=values.dtype)
     high = low.copy()
-    for at in zip(*np.nonzero(found)):
-        low[at], high[at] = groups[keys[row[at]].item()]
+    for at in np.ndindex(found.shape):
+        if found[at]:
+            low[at], high[at] = groups[keys[row[at]].item()]
     if np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.bool_):
         return (low.astype("d") + high.astype("d")) / 2.0
     return (low + high) / 2.0

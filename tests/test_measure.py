@@ -322,3 +322,21 @@ def test_per_label_gathering_reads_only_the_chunks_of_a_batch(monkeypatch):
     assert len(seen) >= 5 and sorted(seen)[len(seen) // 2] < image.npartitions / 2
     assert_same(measure.labeled_comprehension(image, labels, index, func=np.ptp, out_dtype=float, default=-1),
                 ndi.labeled_comprehension(values, labels, index, np.ptp, float, -1))
+
+
+def test_nan_complex_and_0d_index_as_scipy():
+    """NaN: scipy's sort puts it last (a label's minimum skips it, its maximum is NaN);
+    complex values: scipy's bincount refuses them per label; a 0-d array index."""
+    rng = np.random.default_rng(9)
+    values, labels = rng.normal(size=(9, 11)), rng.integers(0, 4, (9, 11))
+    values[3, 4] = np.nan
+    for name in ["sum_labels", "mean", "minimum", "maximum", "median", "maximum_position", "minimum_position"]:
+        for index in [None, labels[3, 4], [labels[3, 4], 9, 0, 1, 2, 3]]:
+            assert_same(*_scipy_and_ours(name, values, labels, index, (2, 3))[::-1])
+    complex_values = values + 1j * values[::-1]
+    complex_values[3, 4] = 1.0
+    for name in ["sum_labels", "mean", "variance"]:
+        for index in [None, 1, [1, 2]]:
+            assert_same(*_scipy_and_ours(name, complex_values, labels, index, (2, 3))[::-1])
+    for name in ["sum_labels", "minimum", "maximum_position", "median", "extrema", "center_of_mass"]:
+        assert_same(*_scipy_and_ours(name, np.nan_to_num(values), labels, np.array(2), (2, 3))[::-1])
