@@ -575,6 +575,29 @@ def _default_chunks(data, axes, out_shape):
     return [da.core.normalize_chunks(max(1, s), (n,))[0] if n else (0,) for s, n in zip(sizes, out_shape)]
 
 
+def _output_chunks(output_chunks, data, axes, out_shape, dtype):
+    """``(chunks of the transformed axes, chunks of the whole output or None)`` for
+    dask-image's ``output_chunks`` (the output's chunks, dask's notation); default: the
+    input's largest chunk along each transformed axis."""
+    if output_chunks is None:
+        return _default_chunks(data, axes, out_shape), None
+    frames = [a for a in range(data.ndim) if a not in axes]
+    if len(out_shape) == len(axes):
+        shape = list(data.shape)
+        for a, n in zip(axes, out_shape):
+            shape[a] = n
+        positions = list(axes)
+    else:
+        shape = [data.shape[a] for a in frames] + list(out_shape)
+        positions = list(range(len(frames), len(shape)))
+    full = da.core.normalize_chunks(output_chunks, tuple(shape), dtype=dtype)
+    return [full[p] for p in positions], full
+
+
+def _rechunked(data, full):
+    return data if full is None or data.chunks == full else rechunk(data, full)
+
+
 def _chunked_affine(data, matrix, offset, output_shape, axes, *, order, mode, cval, prefilter, output_chunks=None,
                     out_dtype=None):
     """``affine_transform`` of the axes ``axes`` of a dask array (square ``matrix``); other axes pass through."""
@@ -612,14 +635,15 @@ def _setup(image, output, order, mode, prefilter, rank=None):
 # --- scipy's functions ---------------------------------------------------------------
 
 def affine_transform(image, matrix, offset=0.0, *, output_shape=None, output=None, order=3, mode="constant",
-                     cval=0.0, prefilter=True):
+                     cval=0.0, prefilter=True, output_chunks=None):
     """As ``scipy.ndimage.affine_transform``, over the spatial axes, in voxels.
 
     The output voxel ``o`` takes the input value at ``matrix @ o + offset``.
     ``matrix`` may be a diagonal (1-D), a square matrix, a homogeneous
     ``(n+1, n+1)`` or ``(n, n+1)`` matrix, or ``(n, m)`` for an output of ``m``
     axes. An output of the input's rank keeps its spacing and first-voxel
-    position.
+    position. ``output_chunks`` (as in dask-image) sets the output's chunks;
+    by default each transformed axis takes the input's largest chunk along it.
 
     Examples
     --------
@@ -660,9 +684,10 @@ def affine_transform(image, matrix, offset=0.0, *, output_shape=None, output=Non
             model = _ZoomShift(zoom=matrix, shift=offset / matrix)
     else:
         model = _Affine(matrix, offset)
-    data = _resample(image.data, axes, output_shape, _default_chunks(image.data, axes, output_shape), model,
-                     order=order, mode=mode, cval=cval, prefilter=prefilter, out_dtype=out_dtype)
-    return _result(image, data, axes)
+    chunks, full = _output_chunks(output_chunks, image.data, axes, output_shape, out_dtype)
+    data = _resample(image.data, axes, output_shape, chunks, model, order=order, mode=mode, cval=cval,
+                     prefilter=prefilter, out_dtype=out_dtype)
+    return _result(image, _rechunked(data, full), axes)
 
 
 def shift(image, shift=None, *, shift_mm=None, output=None, order=3, mode="constant", cval=0.0, prefilter=True):
@@ -687,12 +712,13 @@ def shift(image, shift=None, *, shift_mm=None, output=None, order=3, mode="const
     return regrid(image, data)
 
 
-def zoom(image, zoom, *, output=None, order=3, mode="constant", cval=0.0, prefilter=True, grid_mode=False):
+def zoom(image, zoom, *, output=None, order=3, mode="constant", cval=0.0, prefilter=True, grid_mode=False,
+         output_chunks=None):
     """As ``scipy.ndimage.zoom``: ``round(n * zoom)`` voxels per axis over the same extent.
 
     Without ``grid_mode`` the first and last voxel centres stay in place; with
     it, the outer faces of the first and last voxels do. The output's coords
-    and spacing say so.
+    and spacing say so. ``output_chunks`` as in :func:`affine_transform`.
 
     Examples
     --------
@@ -717,8 +743,9 @@ def zoom(image, zoom, *, output=None, order=3, mode="constant", cval=0.0, prefil
     num = np.array(in_shape) - (0 if grid_mode else 1)
     step = np.divide(num, div, out=np.ones(len(axes), dtype=np.float64), where=div != 0)
     model = _ZoomShift(zoom=step, grid_mode=grid_mode)
-    data = _resample(image.data, axes, out_shape, _default_chunks(image.data, axes, out_shape), model, order=order,
-                     mode=mode, cval=cval, prefilter=prefilter, out_dtype=out_dtype)
+    chunks, full = _output_chunks(output_chunks, image.data, axes, out_shape, out_dtype)
+    data = _rechunked(_resample(image.data, axes, out_shape, chunks, model, order=order, mode=mode, cval=cval,
+                                prefilter=prefilter, out_dtype=out_dtype), full)
     geo = geometry(image)
     old_spacing, old_offset = dict(zip(SPATIAL_DIMS, geo.spacing)), dict(zip(SPATIAL_DIMS, geo.offset))
     dims = [image.dims[a] for a in axes]
@@ -729,12 +756,13 @@ def zoom(image, zoom, *, output=None, order=3, mode="constant", cval=0.0, prefil
 
 
 def rotate(image, angle, axes=(1, 0), *, reshape=True, output=None, order=3, mode="constant", cval=0.0,
-           prefilter=True):
+           prefilter=True, output_chunks=None):
     """As ``scipy.ndimage.rotate``: ``angle`` degrees in the plane of two spatial array ``axes``.
 
     ``axes`` are array axes of the image (or dim names). With ``reshape``
     the output grows to hold the whole rotated plane, centred on the same
-    point; every plane parallel to it is rotated alike.
+    point; every plane parallel to it is rotated alike. ``output_chunks`` as in
+    :func:`affine_transform`.
 
     Examples
     --------
@@ -763,8 +791,9 @@ def rotate(image, angle, axes=(1, 0), *, reshape=True, output=None, order=3, mod
         out_plane = in_plane
     offset = (in_plane - 1) / 2 - rotation @ ((out_plane - 1) / 2)
     out_shape = tuple(int(v) for v in out_plane)
-    data = _chunked_affine(image.data, rotation, offset, out_shape, plane, order=order, mode=mode, cval=cval,
-                           prefilter=prefilter, out_dtype=out_dtype)
+    chunks, full = _output_chunks(output_chunks, image.data, plane, out_shape, out_dtype)
+    data = _rechunked(_chunked_affine(image.data, rotation, offset, out_shape, plane, order=order, mode=mode,
+                                      cval=cval, prefilter=prefilter, output_chunks=chunks, out_dtype=out_dtype), full)
     # keep the centre of the plane where it was
     geo = geometry(image)
     geo_offset, spacing = dict(zip(SPATIAL_DIMS, geo.offset)), dict(zip(SPATIAL_DIMS, geo.spacing))
@@ -840,7 +869,7 @@ def _block_extents(coordinates, sizes, npad, mode):
 
 
 def geometric_transform(image, mapping, *, output_shape=None, output=None, order=3, mode="constant", cval=0.0,
-                        prefilter=True, extra_arguments=(), extra_keywords=None):
+                        prefilter=True, extra_arguments=(), extra_keywords=None, output_chunks=None):
     """As ``scipy.ndimage.geometric_transform``: ``mapping(output_point)`` gives the input point.
 
     ``mapping`` takes a tuple of output indices (plus ``extra_arguments`` and
@@ -867,7 +896,7 @@ def geometric_transform(image, mapping, *, output_shape=None, output=None, order
         raise RuntimeError("input and output rank must be > 0")
     image, axes, order, out_dtype = _setup(image, output, order, mode, prefilter)
     model = _Mapping(mapping, len(axes), extra_arguments, extra_keywords)
-    chunks = _default_chunks(image.data, axes, output_shape)
+    chunks, full = _output_chunks(output_chunks, image.data, axes, output_shape, out_dtype)
     npad = _NPAD if prefilter and order > 1 and mode in ("nearest", "grid-constant") else 0
     sizes = [image.shape[a] + 2 * npad for a in axes]
     starts = [np.cumsum((0,) + tuple(c[:-1])) for c in chunks]
@@ -878,10 +907,10 @@ def geometric_transform(image, mapping, *, output_shape=None, output=None, order
         extents[block] = _extent_of_block(model(s, n), sizes, npad, mode)
     data = _resample(image.data, axes, output_shape, chunks, model, order=order, mode=mode, cval=cval,
                      prefilter=prefilter, out_dtype=out_dtype, extents=extents)
-    return _result(image, data, axes)
+    return _result(image, _rechunked(data, full), axes)
 
 
-def spline_filter1d(image, order=3, axis=-1, *, output=np.float64, mode="mirror"):
+def spline_filter1d(image, order=3, axis=-1, *, output=np.float64, mode="mirror", output_chunks=None):
     """As ``scipy.ndimage.spline_filter1d``: B-spline coefficients along one spatial ``axis``.
 
     Chunked: each chunk reads ``_SPLINE_DEPTH[order]`` voxels of its
@@ -905,10 +934,12 @@ def spline_filter1d(image, order=3, axis=-1, *, output=np.float64, mode="mirror"
         warnings.simplefilter("ignore")
         ndi.spline_filter1d(np.zeros(3, image.dtype), order, output=out_dtype, mode=mode)
     func = _spline_parts if image.dtype.kind == "c" else _spline_real
-    return regrid(image, func(image.data, out_dtype=out_dtype, axes=[axis], order=int(order), mode=mode))
+    data = func(image.data, out_dtype=out_dtype, axes=[axis], order=int(order), mode=mode)
+    full = None if output_chunks is None else da.core.normalize_chunks(output_chunks, data.shape, dtype=out_dtype)
+    return regrid(image, _rechunked(data, full))
 
 
-def spline_filter(image, order=3, *, output=np.float64, mode="mirror"):
+def spline_filter(image, order=3, *, output=np.float64, mode="mirror", output_chunks=None):
     """As ``scipy.ndimage.spline_filter``: B-spline coefficients along every spatial axis.
 
     Examples
@@ -928,8 +959,9 @@ def spline_filter(image, order=3, *, output=np.float64, mode="mirror"):
         warnings.simplefilter("ignore")
         ndi.spline_filter(np.zeros(3, image.dtype), order, output=out_dtype, mode=mode)
     func = _spline_parts if image.dtype.kind == "c" else _spline_real
-    return regrid(image, func(image.data, out_dtype=out_dtype, axes=list(spatial_axes(image)), order=int(order),
-                              mode=mode))
+    data = func(image.data, out_dtype=out_dtype, axes=list(spatial_axes(image)), order=int(order), mode=mode)
+    full = None if output_chunks is None else da.core.normalize_chunks(output_chunks, data.shape, dtype=out_dtype)
+    return regrid(image, _rechunked(data, full))
 
 
 def _spline_real(data, *, out_dtype, axes, order, mode, cval=None):

@@ -198,6 +198,21 @@ def test_scipy_arguments():
             call()
 
 
+def test_output_chunks():
+    """dask-image's ``output_chunks``: the output's chunks, values unchanged."""
+    data = np.random.default_rng(10).random((12, 14, 16))
+    image = bd.from_array(data, chunks=(5, 6, 7))
+    out = transform.affine_transform(image, MATRIX, OFFSET, output_shape=(10, 11, 9), order=1, output_chunks=4)
+    assert out.chunks == ((4, 4, 2), (4, 4, 3), (4, 4, 1))
+    np.testing.assert_array_equal(out.values, ndi.affine_transform(data, MATRIX, OFFSET, output_shape=(10, 11, 9),
+                                                                   order=1))
+    out = transform.rotate(image, 30, axes=(1, 2), order=1, output_chunks=(3, 8, 8))
+    assert out.chunks[0] == (3, 3, 3, 3) and set(out.chunks[1][:-1]) == {8}
+    np.testing.assert_array_equal(out.values, ndi.rotate(data, 30, axes=(1, 2), order=1))
+    assert transform.zoom(image, 2, order=0, output_chunks=10).chunks[0] == (10, 10, 4)
+    assert transform.spline_filter(image, 3, output_chunks=6).chunks[2] == (6, 6, 4)
+
+
 @pytest.mark.parametrize("order", [0, 1, 3])
 def test_shift_zoom_rotate(order):
     data = phantom_volume()
