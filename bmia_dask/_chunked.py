@@ -263,7 +263,7 @@ class _Value:
 
 
 def _unwrap(holder):
-    return holder.value
+    return holder.value if isinstance(holder, _Value) else holder
 
 
 def _graph_of(collections) -> dict:
@@ -274,18 +274,56 @@ def _graph_of(collections) -> dict:
     return graph
 
 
-def _get(graph: dict, keys: list) -> list:
-    """Compute ``keys`` of ``graph`` with the scheduler in use (a dask.distributed
-    client, a configured scheduler, or the local threads)."""
+def _client():
+    """The dask.distributed client computations go to, or None (local threads or a
+    configured scheduler). ``distributed`` is imported only if it already is: a
+    client needs it imported."""
     import sys
 
+    import dask
+
+    if "distributed" not in sys.modules or dask.config.get("scheduler", None):
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def _get(graph: dict, keys: list, *, keep: bool = False) -> list:
+    """Compute ``keys`` of ``graph`` with the scheduler in use (a dask.distributed
+    client, a configured scheduler, or the local threads). With ``keep``, on a
+    cluster, the results stay on the workers: futures, once all are done."""
     import dask.base
     import dask.threaded
     from dask.optimization import cull
 
-    get = dask.base.get_scheduler() if "distributed" in sys.modules or dask.config.get("scheduler", None) else None
     culled, _ = cull(graph, keys)
-    return list((get or dask.threaded.get)(culled, keys))
+    client = _client()
+    if client is not None:
+        if not keep:
+            return list(client.get(culled, keys))
+        from distributed import wait
+
+        futures = list(client.get(culled, keys, sync=False))
+        wait(futures)
+        return futures
+    get = dask.base.get_scheduler() or dask.threaded.get
+    return list(get(culled, keys))
+
+
+def _held(value):
+    """A computed value put back into a graph: a future stays a reference to the
+    worker that holds it; anything else is wrapped, so dask does not look inside."""
+    return (_unwrap, value if _is_future(value) else _Value(value))
+
+
+def _is_future(value) -> bool:
+    import sys
+
+    return "distributed" in sys.modules and isinstance(value, sys.modules["distributed"].Future)
 
 
 def _slabs(keys: list, size: int) -> list:
@@ -303,10 +341,10 @@ def _slabs(keys: list, size: int) -> list:
     return runs + [run] if run else runs
 
 
-def _compute_in_slabs(graph: dict, keys: list, size: int) -> dict:
+def _compute_in_slabs(graph: dict, keys: list, size: int, *, keep: bool = False) -> dict:
     values = {}
     for run in _slabs(keys, size):
-        values.update(zip(run, _get(graph, run)))
+        values.update(zip(run, _get(graph, run, keep=keep)))
         _release_freed_memory()  # a slab's worth freed: hand it back to the system
     return values
 
@@ -327,11 +365,12 @@ def _resolve_once(graph: dict, keys: list, size: int) -> None:
             once.append(key)
         stack.extend(get_dependencies(graph, key))
     for key in sorted(once, key=lambda k: _depth(graph, k)):
-        inputs = list(get_dependencies(graph, key))
-        values = _compute_in_slabs(graph, inputs, size)
-        local = {k: (_unwrap, _Value(v)) for k, v in values.items()}
+        # on a cluster, inputs and result stay on the workers (futures): they travel
+        # between workers, not through this process and every slab's graph
+        inputs = _compute_in_slabs(graph, list(get_dependencies(graph, key)), size, keep=True)
+        local = {k: _held(v) for k, v in inputs.items()}
         local[key] = graph[key]
-        graph[key] = (_unwrap, _Value(_get(local, [key])[0]))
+        graph[key] = _held(_get(local, [key], keep=True)[0])
 
 
 def _depth(graph: dict, key) -> int:
@@ -349,7 +388,21 @@ def _depth(graph: dict, key) -> int:
     return depth
 
 
-def compute_blocks(blocks, *, alongside=()) -> list:
+def _slab_size(block_bytes) -> int:
+    """Blocks per slab: at least four per scheduler thread, and as many as dask's
+    ``array.chunk-size`` per thread holds (small blocks: few computations, so that
+    a cluster's round trips stay few)."""
+    import dask
+    from dask.utils import parse_bytes
+
+    n = threads()
+    if not block_bytes:
+        return 4 * n
+    per_thread = parse_bytes(dask.config.get("array.chunk-size", "128MiB"))
+    return max(4 * n, int(n * per_thread // max(1, block_bytes)))
+
+
+def compute_blocks(blocks, *, alongside=(), block_bytes: int | None = None) -> list:
     """Compute per-block results (a dask array with one chunk per block, e.g. one
     table or one store write per block) and return them in C order.
 
@@ -360,24 +413,27 @@ def compute_blocks(blocks, *, alongside=()) -> list:
     (label's merge table, keys named by :func:`once_name`) are computed first,
     once, their own inputs slab by slab, and put back into the graph as values.
     A block that needs its neighbours' margins reads them again in the next
-    slab, so a slab is at least ``4 x`` the scheduler's threads in blocks.
+    slab, so a slab is at least four blocks per scheduler thread, and more
+    when the blocks are small.
 
     ``alongside`` are more dask arrays of per-block results (a store's pyramid
     levels), computed with the slab whose blocks they follow (by their first
     block index scaled to ``blocks``' grid); their results are not returned.
+    ``block_bytes``, the size of the data behind one block, lets small blocks
+    go in larger slabs (:func:`_slab_size`).
     """
+    size = _slab_size(block_bytes)
     alongside = list(alongside)
     if not hasattr(blocks, "numblocks"):  # dask.delayed values, one per block (``Array.to_delayed()``)
         blocks = [block for block in np.ravel(np.asarray(blocks, dtype=object))]
         graph = _graph_of(blocks)
         main = [block.key for block in blocks]
-        _resolve_once(graph, main, max(4 * threads(), 1))
-        values = _compute_in_slabs(graph, main, max(4 * threads(), 1))
+        _resolve_once(graph, main, size)
+        values = _compute_in_slabs(graph, main, size)
         return [values[key] for key in main]
     graph = _graph_of([blocks, *alongside])
     main = list(flatten(blocks.__dask_keys__()))
     extra = [key for other in alongside for key in flatten(other.__dask_keys__())]
-    size = max(4 * threads(), 1)
     _resolve_once(graph, main + extra, size)
     if not extra:
         values = _compute_in_slabs(graph, main, size)

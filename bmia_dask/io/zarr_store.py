@@ -149,7 +149,8 @@ def _store(sources, targets) -> None:
                           name=f"store-{tokenize(source, str(target.store_path))}")
         for source, target in zip(sources, targets)
     ]
-    compute_blocks(writes[0], alongside=writes[1:])
+    first = sources[0]
+    compute_blocks(writes[0], alongside=writes[1:], block_bytes=int(np.prod(first.chunksize)) * first.dtype.itemsize)
 
 
 def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1, downsample: str = "mean",
