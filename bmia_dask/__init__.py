@@ -34,8 +34,8 @@ def __getattr__(name):
 
     if name in ("plot", "distance", "fourier", "ndimage"):
         return importlib.import_module(f".{name}", __name__)
-    if name == "distance_transform_edt":
-        return importlib.import_module(".distance", __name__).distance_transform_edt
+    if name in ("distance_transform_edt", "distance_transform_cdt", "distance_transform_bf"):
+        return getattr(importlib.import_module(".distance", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -49,6 +49,8 @@ __all__ = [
     "compare",
     "ejection_fraction",
     "distance",
+    "distance_transform_bf",
+    "distance_transform_cdt",
     "distance_transform_edt",
     "filters",
     "fourier",
