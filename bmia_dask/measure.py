@@ -231,14 +231,37 @@ def regionprops_table(labels, image=None, properties=None) -> pd.DataFrame:
 
 
 def find_objects(labels, max_label: int = 0) -> list:
-    """Bounding-box slices per label ``1..max``, as ``scipy.ndimage.find_objects`` (None if absent)."""
-    labels = as_image(labels)
-    raw = _raw_table(labels)
-    top = max(int(max_label), int(raw.index.max()) if len(raw) else 0)
+    """Bounding-box slices per label ``1..max``, as ``scipy.ndimage.find_objects`` (None if absent).
+
+    One pass over the chunks. Labels up to ``max_label`` (default: the largest
+    label) are reported; 0 and negative labels are background; float labels are
+    truncated to int as scipy truncates them (``trunc(value - 1) + 1``; scipy needs
+    ``max_label`` for them).
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> bd.measure.find_objects(np.array([[0, 2], [0, 2]]))
+    [None, (slice(0, 2, None), slice(1, 2, None))]
+    """
+    data = _dask(labels)
+    if data.dtype.kind == "c":
+        raise TypeError("Complex type not supported")
+    if _tiny(data):
+        return ndi.find_objects(np.asarray(data), max_label)
+    if max_label < 1 and data.dtype.kind not in "iu":  # scipy passes input.max() on as an int
+        raise TypeError(f"'numpy.{data.dtype.type.__name__}' object cannot be interpreted as an integer")
+    if data.dtype.kind == "f":  # scipy's C code truncates ``value - 1`` to an index
+        data = (data - 1).astype(np.intp) + 1
+    elif data.dtype.kind not in "iu":
+        data = data.astype(np.intp)
+    raw = _raw_table(data)
+    present = raw.index[raw.index > 0] if len(raw) else []
+    top = int(max_label) if max_label >= 1 else (int(present.max()) if len(present) else 0)
     out = [None] * top
     for value, row in raw.iterrows():
-        if value <= top:
-            out[value - 1] = tuple(slice(int(row[f"lo{a}"]), int(row[f"hi{a}"]) + 1) for a in range(labels.ndim))
+        if 1 <= value <= top:
+            out[value - 1] = tuple(slice(int(row[f"lo{a}"]), int(row[f"hi{a}"]) + 1) for a in range(data.ndim))
     return out
 
 

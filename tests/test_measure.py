@@ -340,3 +340,22 @@ def test_nan_complex_and_0d_index_as_scipy():
             assert_same(*_scipy_and_ours(name, complex_values, labels, index, (2, 3))[::-1])
     for name in ["sum_labels", "minimum", "maximum_position", "median", "extrema", "center_of_mass"]:
         assert_same(*_scipy_and_ours(name, np.nan_to_num(values), labels, np.array(2), (2, 3))[::-1])
+
+
+def test_find_objects_as_scipy():
+    """max_label cuts the list; negative labels are background; float and bool labels
+    as scipy's C code reads them; scipy's errors."""
+    labels = np.random.default_rng(10).integers(-1, 6, (9, 11))
+    for data in [labels, labels.astype(np.uint8) % 4, labels * 0.7, labels > 2, -np.abs(labels),
+                 np.zeros((0, 3), int), labels + 0j]:
+        for max_label in [0, 2, 8]:
+            theirs = ours = None
+            try:
+                theirs = ndi.find_objects(data, max_label)
+            except Exception as e:  # noqa: BLE001
+                theirs = e
+            try:
+                ours = measure.find_objects(da.from_array(data, chunks=(2, 3)), max_label)
+            except Exception as e:  # noqa: BLE001
+                ours = e
+            assert repr(ours) == repr(theirs), (data.dtype, max_label)
