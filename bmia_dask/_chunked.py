@@ -424,13 +424,6 @@ def compute_blocks(blocks, *, alongside=(), block_bytes: int | None = None) -> l
     """
     size = _slab_size(block_bytes)
     alongside = list(alongside)
-    if not hasattr(blocks, "numblocks"):  # dask.delayed values, one per block (``Array.to_delayed()``)
-        blocks = [block for block in np.ravel(np.asarray(blocks, dtype=object))]
-        graph = _graph_of(blocks)
-        main = [block.key for block in blocks]
-        _resolve_once(graph, main, size)
-        values = _compute_in_slabs(graph, main, size)
-        return [values[key] for key in main]
     graph = _graph_of([blocks, *alongside])
     main = list(flatten(blocks.__dask_keys__()))
     extra = [key for other in alongside for key in flatten(other.__dask_keys__())]
@@ -461,11 +454,9 @@ def compute_blocks(blocks, *, alongside=(), block_bytes: int | None = None) -> l
 
 
 
-collect_in_sweep = compute_blocks  # the name measure.py still imports
-
-
-def fresh_copy(data):  # measure.py still imports it: a fresh copy is no longer needed
-    return data
+def chunk_bytes(*arrays) -> int:
+    """The bytes of one chunk of each of ``arrays``, added (the data behind a block)."""
+    return sum(int(np.prod(a.chunksize)) * a.dtype.itemsize for a in arrays)
 
 
 def compute(*collections):

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import scipy.ndimage as ndi
 
-from ._chunked import collect_in_sweep, fresh_copy
+from ._chunked import chunk_bytes, compute_blocks
 from .image import SPATIAL_DIMS, as_image, geometry, require_same_shape, spacing
 from .intensity import histogram
 
@@ -156,13 +156,10 @@ def _raw_table(labels, image=None) -> pd.DataFrame:
     if with_values:
         image = as_image(image)
         require_same_shape(labels, image, "labels", "image")
-        # a fresh copy: the image's chunks may also feed the labels (image -> filter
-        # -> label); a chunk of its own is read in the same task as its table, and
-        # none is held until the labels' last pass
-        arrays.append(fresh_copy(image.data).rechunk(data.chunks))
+        arrays.append(image.data.rechunk(data.chunks))
     tables = da.map_blocks(_block_entry, *arrays, with_values=with_values, dtype=object,
                            chunks=tuple((1,) * n for n in data.numblocks))
-    return dask.delayed(_combine)(collect_in_sweep(tables.to_delayed()), data.ndim, with_values).compute()
+    return _combine(compute_blocks(tables, block_bytes=chunk_bytes(*arrays)), data.ndim, with_values)
 
 
 def regionprops_table(labels, image=None, properties=None) -> pd.DataFrame:
@@ -297,7 +294,7 @@ def _operands(image, labels):
     if labels.shape != shape:
         labels = da.broadcast_to(labels, shape)
     # a fresh copy: the image's chunks may also feed the labels (image -> filter -> label)
-    return fresh_copy(values), labels.rechunk(values.chunks)
+    return values, labels.rechunk(values.chunks)
 
 
 def _tiny(values) -> bool:
@@ -522,8 +519,8 @@ class _Measured:
         arrays = [self.values] if self.labels is None else [self.values, self.labels]
         blocks = da.map_blocks(_block_stats, *arrays, mode=mode, key=key, wanted=wanted, need=tuple(need),
                                dtype=object, chunks=tuple((1,) * n for n in self.values.numblocks))
-        table = dask.delayed(_combine_stats)(collect_in_sweep(blocks.to_delayed()), tuple(need),
-                                             self.values.ndim, self.single).compute()
+        table = _combine_stats(compute_blocks(blocks, block_bytes=chunk_bytes(*arrays)), tuple(need),
+                               self.values.ndim, self.single)
         dtype = self.values.dtype
         total_dtype, acc = _accumulator(dtype)
         ndim = self.values.ndim
@@ -796,7 +793,7 @@ def _gather(values, labels, mode, key, wanted, reduce):
     arrays = [values] if labels is None else [values, labels]
     blocks = da.map_blocks(_block_values, *arrays, mode=mode, key=key, wanted=wanted,
                            dtype=object, chunks=tuple((1,) * n for n in values.numblocks))
-    return dask.delayed(_combine_values)(collect_in_sweep(blocks.to_delayed()), reduce).compute()
+    return _combine_values(compute_blocks(blocks, block_bytes=chunk_bytes(*arrays)), reduce)
 
 
 _BATCH_VOXELS = 2**24  # voxels of the labels gathered together in one task (one label may exceed it)
@@ -832,7 +829,7 @@ def _gather_per_label(values, labels, wanted, reduce):
     """
     grid = tuple((1,) * n for n in values.numblocks)
     presence = da.map_blocks(_block_presence, labels, wanted=wanted, dtype=object, chunks=grid)
-    label_range, present = dask.delayed(_combine_presence)(collect_in_sweep(presence.to_delayed())).compute()
+    label_range, present = _combine_presence(compute_blocks(presence, block_bytes=chunk_bytes(labels)))
     if not present:
         return {}, label_range
     keys = sorted(present, key=lambda k: (present[k][1][0], k))
@@ -1045,7 +1042,7 @@ def value_indices(arr, *, ignore_value=None) -> dict:
         return ndi.value_indices(np.asarray(data), ignore_value=ignore_value)
     blocks = da.map_blocks(_block_indices, data, ignore=ignore, dtype=object,
                            chunks=tuple((1,) * n for n in data.numblocks))
-    return dask.delayed(_combine_indices)(collect_in_sweep(blocks.to_delayed()), data.shape, data.dtype).compute()
+    return _combine_indices(compute_blocks(blocks, block_bytes=chunk_bytes(data)), data.shape, data.dtype)
 
 
 def label_at(labels, **position_mm) -> int:

@@ -142,15 +142,14 @@ def _store(sources, targets) -> None:
     other sources (pyramid levels, reduced from the first) are written with
     the slab that completes their region.
     """
-    from .._chunked import compute_blocks
+    from .._chunked import chunk_bytes, compute_blocks
 
     writes = [
         source.map_blocks(_BlockWriter(target), dtype=np.int8, chunks=tuple((1,) * n for n in source.numblocks),
                           name=f"store-{tokenize(source, str(target.store_path))}")
         for source, target in zip(sources, targets)
     ]
-    first = sources[0]
-    compute_blocks(writes[0], alongside=writes[1:], block_bytes=int(np.prod(first.chunksize)) * first.dtype.itemsize)
+    compute_blocks(writes[0], alongside=writes[1:], block_bytes=chunk_bytes(sources[0]))
 
 
 def to_zarr(image, url, *, overwrite: bool = False, chunks=None, levels: int = 1, downsample: str = "mean",
