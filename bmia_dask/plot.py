@@ -464,9 +464,11 @@ def histogram(image, *, bins: int = 256, min=None, max=None, labels=None, index=
     if min is None or max is None:
         low, high = value_range(image)
         min, max = (low if min is None else min), (high if max is None else max)
-    counts = np.asarray(count(image, min, max, bins, labels=labels, index=index), dtype=float)
-    if counts.ndim > 1:
-        counts = counts.sum(axis=0)
+    counts = count(image, min, max, bins, labels=labels, index=index)
+    if counts is None or np.ndim(index) > 0:  # scipy's layout: one array per label, None where absent
+        counts = [c for c in np.ravel(np.asarray(counts, dtype=object)) if c is not None]
+        counts = np.sum(counts, axis=0) if counts else np.zeros(bins)
+    counts = np.asarray(counts, dtype=float)
     edges = np.linspace(min, max, bins + 1)
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     ax.stairs(counts, edges, fill=True, alpha=0.6, color="tab:blue")

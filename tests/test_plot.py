@@ -57,6 +57,16 @@ def test_fly_through_is_an_animated_gif(tmp_path):
         assert gif.format == "GIF" and gif.n_frames == 5
 
 
+def test_histogram_of_some_labels_adds_their_counts():
+    data = np.arange(100.0).reshape(4, 5, 5)
+    labels = (np.arange(100) % 3).reshape(4, 5, 5)
+    fig = bd.plot.histogram(bd.from_array(data, chunks=2), bins=10, min=0, max=100,
+                            labels=bd.from_array(labels, chunks=2), index=[1, 2, 7])  # 7: absent
+    expected, _ = np.histogram(data[labels > 0], bins=10, range=(0, 100))
+    assert len(fig.axes[0].patches) == 1
+    np.testing.assert_allclose(fig.axes[0].patches[0].get_path().vertices[1:-1:2, 1][:10], expected)
+
+
 def test_histogram_and_cdf_match_numpy(tmp_path):
     data = np.random.default_rng(3).integers(0, 100, (6, 10, 10))
     fig = bd.plot.histogram(bd.from_array(data, chunks=(2, 5, 5)), bins=10, path=str(tmp_path / "h.png"))
