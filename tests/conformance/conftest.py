@@ -29,7 +29,7 @@ from . import adapter, sources, unsupported
 # chunk grids per suite; the second grid of a suite runs on a deterministic subset
 # (the tests whose id hashes to 0 mod SUBSET[suite, grid]); 1 means every test
 GRIDS = {"scipy": ("g1", "g2"), "dask_image": ("native", "g1")}
-SUBSET = {("scipy", "g2"): 4, ("dask_image", "g1"): 4}
+SUBSET = {("scipy", "g2"): 6, ("dask_image", "g1"): 8}
 SUITE_FILES = {"scipy.suite": "scipy", "dask_image.suite": "dask_image"}
 TIME_LIMIT = float(os.environ.get("BMIA_CONFORMANCE_TIME_LIMIT", "60"))  # seconds per foreign test
 
@@ -212,3 +212,9 @@ def xp(request):
                     pytest.skip(reason)
                 request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
     return np
+
+
+@pytest.fixture
+def num_parallel_threads():
+    """scipy's fixture (pytest-run-parallel): these tests run on one thread."""
+    return 1

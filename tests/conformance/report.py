@@ -70,9 +70,10 @@ class Recorder:
 
 
 def group_of(reason: str) -> str:
+    from .unsupported import DYNAMIC
+
     reason = reason.removeprefix("Skipped: ").removeprefix("reason: ")
-    for prefix in ("not provided yet", "more than 3 axes", "scipy internals", "dask-image's own API",
-                   "distances=/indices= arrays", "excluded file"):
+    for prefix in (*DYNAMIC, "excluded file"):
         if reason.startswith(prefix):
             return prefix
     return reason
@@ -120,13 +121,33 @@ def render(table: dict, seconds: float) -> str:
     for (suite, grid), t in sorted(table.items()):
         for reason, n in t["by_reason"].most_common():
             lines.append(f"- {suite} {grid}: {n} — {reason}")
-    lines += ["", "Not provided yet (function or argument: tests):", ""]
+    lines += ["", "Not provided yet (function or argument: tests, all grids):", ""]
     merged: collections.Counter = collections.Counter()
     for (suite, grid), t in table.items():
         for name, n in t["not_provided"].items():
             merged[f"{suite}: {name}"] += n
     lines += [f"- {name}: {n}" for name, n in merged.most_common()]
     return "\n".join(lines) + "\n"
+
+
+def render_reasons() -> str:
+    """The reasons of ``unsupported.py``, as a list for the docs."""
+    from .unsupported import DYNAMIC, EXCLUDED_FILES, KNOWN
+
+    lines = ["Raised by the adapter at call time (reported as expected failures):", ""]
+    lines += [f"- **{group}**: {reason}" for group, reason in DYNAMIC.items()]
+    lines += ["", "Known differences (test-id patterns in `tests/conformance/unsupported.py`):", ""]
+    for e in KNOWN:
+        lines.append(f"- {e.suite}, {len(e.patterns)} pattern(s), {e.action}: {e.reason}")
+    lines += ["", "Files not run:", ""]
+    lines += [f"- {e.suite} `{', '.join(e.patterns)}`: {e.reason}" for e in EXCLUDED_FILES]
+    return "\n".join(lines) + "\n"
+
+
+def _replace(doc: str, begin: str, end: str, text: str) -> str:
+    head, _, rest = doc.partition(begin)
+    _, _, tail = rest.partition(end)
+    return f"{head}{begin}\n{text}{end}{tail}"
 
 
 def main(argv=None) -> int:
@@ -152,10 +173,8 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(list(rec.records.values()), indent=1))
     if args.write:
-        doc = DOC.read_text()
-        head, _, rest = doc.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        DOC.write_text(f"{head}{BEGIN}\n{text}{END}{tail}")
+        doc = _replace(DOC.read_text(), BEGIN, END, text)
+        DOC.write_text(_replace(doc, "<!-- reasons:begin -->", "<!-- reasons:end -->", render_reasons()))
     return int(code)
 
 

@@ -40,12 +40,15 @@ def scipy_version() -> str:
     return scipy.__version__
 
 
-def scipy_test_files() -> list[tuple[str, str]]:
-    """``(name, source text)`` of scipy.ndimage's test files."""
+def scipy_tests_folder() -> Path:
     import scipy.ndimage
 
-    folder = Path(scipy.ndimage.__file__).parent / "tests"
-    return [(p.name, p.read_text()) for p in sorted(folder.glob("test_*.py"))]
+    return Path(scipy.ndimage.__file__).parent / "tests"
+
+
+def scipy_test_files() -> list[tuple[str, str]]:
+    """``(name, source text)`` of scipy.ndimage's test files."""
+    return [(p.name, p.read_text()) for p in sorted(scipy_tests_folder().glob("test_*.py"))]
 
 
 HYPOTHESIS = "@_bmia_hypothesis_settings(max_examples=8, deadline=None, derandomize=True, database=None)\n"
@@ -137,7 +140,11 @@ def _header(source: str, grid: str, text: str) -> str:
 
 
 def write_copy(suite: str, grid: str, name: str, text: str) -> Path:
-    """Write a rewritten test file into the cache (content-addressed, so reruns reuse it)."""
+    """Write a rewritten test file into the cache (content-addressed, so reruns reuse it).
+
+    scipy's data files (``data/``, ``dots.png``) are linked beside the copy, where the
+    tests look for them (``os.path.dirname(__file__)``).
+    """
     digest = hashlib.sha1(text.encode()).hexdigest()[:12]
     path = cache_dir() / "rewritten" / suite / grid / digest / name
     if not path.exists():
@@ -145,4 +152,12 @@ def write_copy(suite: str, grid: str, name: str, text: str) -> Path:
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(text)
         tmp.replace(path)
+    if suite == "scipy":
+        for item in scipy_tests_folder().iterdir():
+            link = path.parent / item.name
+            if item.suffix != ".py" and item.name != "__pycache__" and not link.exists():
+                try:
+                    link.symlink_to(item)
+                except FileExistsError:
+                    pass
     return path
