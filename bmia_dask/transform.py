@@ -10,13 +10,19 @@ whole number of voxels, and interpolates there with scipy. Coordinates shift
 exactly, so orders 0 and 1 (and every order with ``prefilter=False``) equal
 scipy bit for bit, cval decisions and rounding ties included. For orders 2-5
 scipy first computes spline coefficients over the whole array; here they are
-computed chunk by chunk with an overlap of ``_SPLINE_DEPTH[order]`` voxels
+computed chunk by chunk (or, for sparse samples of a large volume, on each
+task's own region) with an overlap of ``_SPLINE_DEPTH[order]`` voxels
 (21 to 43: the filter's influence decays as the power of its largest pole,
 0.17^n to 0.43^n), which agrees with scipy to rounding: within 1.3e-15 of the
-value range (2.2e-15 on other grids), measured over orders 2-5 and every mode on
-grids whose chunks end inside the volume (tests/test_transform.py). grid-wrap reads footprints
-that cross a face from a wrapped region; there orders 0-1 may differ from scipy
-by an ulp.
+value range (2.2e-15 on other grids), measured over orders 2-5 and every mode
+on grids whose chunks end inside the volume (tests/test_transform.py).
+grid-wrap reads footprints that cross a face from a wrapped region; there
+orders 0-1 may differ from scipy by an ulp.
+
+A chunk's region is the bounding box of its coordinates' footprints: where
+they fold to both ends of an axis (wrap and grid-wrap across a face, mirror and
+reflect folded more than once, scattered points) the chunk reads that whole
+axis.
 
 ``shift``, ``zoom``, ``rotate`` and ``affine_transform`` keep scipy's voxel
 semantics; ``resample`` and ``apply`` work in millimetres of patient space
@@ -472,9 +478,12 @@ def _pad(data, axes, npad, mode, cval):
 # --- interpolation -------------------------------------------------------------------
 
 def _interpolate_block(blocks, takes, firsts, model, starts, shapes, axes, order, mode, cval, dtype, npad, sizes,
-                       out_positions, *coordinate_block):
-    """One output block: scipy's ``map_coordinates`` on the region its coordinates read."""
+                       out_positions, prefilter_here, *coordinate_block):
+    """One output block: scipy's ``map_coordinates`` on the region its coordinates read
+    (with ``prefilter_here``, the spline coefficients of that region computed here)."""
     region = _assemble(blocks, takes)
+    if prefilter_here is not None:
+        region = _local_coefficients(region, axes, order, mode, *prefilter_here)
     raw = coordinate_block[0] if coordinate_block else model(starts, shapes)
     local = np.stack([_fold(np.asarray(c, np.float64) + npad if npad else c, n, mode) - first
                       for c, n, first in zip(raw, sizes, firsts)])
@@ -486,6 +495,71 @@ def _interpolate_block(blocks, takes, firsts, model, starts, shapes, axes, order
         ndi.map_coordinates(region[index], local, output=out[index], order=order, mode=mode, cval=cval,
                             prefilter=False)
     return np.moveaxis(out, list(range(out.ndim)), out_positions) if out_positions else out
+
+
+def _prefilter_locally(data, axes, order, npad, sizes, regions) -> bool:
+    """Whether computing each block's coefficients in its own task (its region plus the
+    overlap) costs less than the chunked coefficient layer the blocks would read: so for
+    sparse samples (a few coordinates, a strong shrink) of a large volume."""
+    depth = _SPLINE_DEPTH[order]
+    largest = 4 * math.prod(max(data.chunks[a]) + 2 * depth for a in axes)  # what one task may hold
+    local_cost = 0
+    for region in regions:
+        cost = math.prod(min(n, _length(i) + 2 * depth) for i, n in zip(region, sizes))
+        if cost > largest:
+            return False
+        local_cost += cost
+    bounds, lengths = [], []
+    for a, n in zip(axes, sizes):
+        pads = (npad,) if npad else ()
+        chunks = _merge_short(pads + data.chunks[a] + pads, depth)
+        bounds.append(np.cumsum((0,) + chunks))
+        lengths.append([min(n, c + 2 * depth) for c in chunks])
+    touched = set()
+    for region in regions:
+        touched.update(itertools.product(*[_gather(b, i)[0] for b, i in zip(bounds, region)]))
+    layer_cost = sum(math.prod(lengths[k][i] for k, i in enumerate(ids)) for ids in touched)
+    return local_cost <= layer_cost
+
+
+def _length(index):
+    return index.stop - index.start if isinstance(index, slice) else len(index)
+
+
+def _local_read(index, n, npad, order, mode):
+    """For a region ``index`` of the (padded) coefficients along one axis: the input
+    indices to read and ``(pad before, pad after, take)`` to build them there."""
+    depth = _SPLINE_DEPTH[order]
+    if mode == "grid-wrap":
+        lo, hi = (index.start, index.stop) if isinstance(index, slice) else (None, None)
+        if lo is not None and hi - lo + 2 * depth < n:
+            return np.arange(lo - depth, hi + depth) % n, (0, 0, slice(depth, depth + hi - lo))
+        return slice(0, n), (0, 0, index)  # the whole axis, filtered as scipy does
+    lo, hi = index.start, index.stop  # in the padded frame
+    e0, e1 = max(lo - depth, 0), min(hi + depth, n + 2 * npad)
+    if e1 <= npad:  # all in the first pad: the face is read, padded before, and not taken
+        return slice(0, 1), (e1 - e0, 0, slice(lo - e0, hi - e0))
+    if e0 >= n + npad:  # all in the last pad
+        return slice(n - 1, n), (0, e1 - e0, slice(lo - e0 + 1, hi - e0 + 1))
+    r0, r1 = max(e0 - npad, 0), min(e1 - npad, n)
+    return slice(r0, r1), (max(0, npad - e0), max(0, e1 - npad - n), slice(lo - e0, hi - e0))
+
+
+def _local_coefficients(region, axes, order, mode, pads, pad_mode, cval):
+    """scipy's prefilter on a region: the pads of 'nearest'/'grid-constant', the spline
+    filter along each axis, the part the interpolation reads."""
+    width = [(0, 0)] * region.ndim
+    for a, (before, after, _) in zip(axes, pads):
+        width[a] = (before, after)
+    if any(w != (0, 0) for w in width):  # np.pad in the input's dtype, as scipy pads
+        region = (np.pad(region, width, mode="edge") if pad_mode == "edge"
+                  else np.pad(region, width, mode="constant", constant_values=cval))
+    for a, (_, _, take) in zip(axes, pads):
+        region = ndi.spline_filter1d(region, order, axis=a, output=np.float64, mode=mode)
+    for a, (_, _, take) in zip(axes, pads):
+        region = np.take(region, take, axis=a) if not isinstance(take, slice) else \
+            region[tuple(take if b == a else slice(None) for b in range(region.ndim))]
+    return region
 
 
 def _resample(data, axes, out_shape, out_chunks, model, *, order, mode, cval, prefilter, out_dtype,
@@ -518,20 +592,16 @@ def _resample(data, axes, out_shape, out_chunks, model, *, order, mode, cval, pr
         out_positions[k] = p
     out_positions = None if out_positions == list(range(len(out_positions))) else out_positions
 
-    source, npad = data, 0
-    if prefilter and order > 1:
-        source, npad = _coefficients(data, axes, order, mode, cval)
-    sizes = [source.shape[a] for a in axes]
+    spline = prefilter and order > 1
+    npad = _NPAD if spline and mode in ("nearest", "grid-constant") else 0
+    sizes = [data.shape[a] + 2 * npad for a in axes]
     out_starts = [np.cumsum((0,) + tuple(c[:-1])) for c in out_chunks]
     axis_values = None
     if extents is None and getattr(model, "separable", False):
         # exact per-axis coordinates: fold them once, take each block's extent
         axis_values = [_fold(model.axis(k, 0, out_shape[k]) + npad if npad else model.axis(k, 0, out_shape[k]),
                              sizes[k], mode) for k in range(len(axes))]
-    name = "interpolate-" + tokenize(source, axes, out_shape, out_chunks, model, coordinates, order, mode, cval,
-                                     np.dtype(out_dtype).str)
-    graph = {}
-    dependencies = [source] + ([coordinates] if coordinates is not None else [])
+    blocks = []
     for t_block in itertools.product(*[range(len(c)) for c in out_chunks]):
         starts = [int(out_starts[k][b]) for k, b in enumerate(t_block)]
         shapes = [int(out_chunks[k][b]) for k, b in enumerate(t_block)]
@@ -542,17 +612,31 @@ def _resample(data, axes, out_shape, out_chunks, model, *, order, mode, cval, pr
         else:
             low, high = model.bounds(starts, shapes)
             block_extents = [_folded_bounds(lo + npad, hi + npad, size, mode) for lo, hi, size in zip(low, high, sizes)]
-        firsts, t_index = [], []
-        for extent, size in zip(block_extents, sizes):
-            first, index = _region(extent, size, order, mode)
-            firsts.append(first)
-            t_index.append(index)
+        regions = [_region(extent, size, order, mode) for extent, size in zip(block_extents, sizes)]
+        blocks.append((t_block, starts, shapes, [r[0] for r in regions], [r[1] for r in regions]))
+
+    local = spline and _prefilter_locally(data, axes, order, npad, sizes, [b[4] for b in blocks])
+    source = data
+    if spline and not local:
+        source, _ = _coefficients(data, axes, order, mode, cval)
+    name = "interpolate-" + tokenize(source, axes, out_shape, out_chunks, model, coordinates, order, mode, cval,
+                                     np.dtype(out_dtype).str, local)
+    graph = {}
+    dependencies = [source] + ([coordinates] if coordinates is not None else [])
+    f_bounds = [np.cumsum((0,) + data.chunks[a]) for a in frames]
+    for t_block, starts, shapes, firsts, t_index in blocks:
+        prefilter_here = None
+        if local:
+            t_read, prefilter_here = zip(*[_local_read(i, n, npad, order, mode)
+                                           for i, n in zip(t_index, [data.shape[a] for a in axes])])
+            prefilter_here = (list(prefilter_here), "edge" if mode == "nearest" else "constant", cval)
+        else:
+            t_read = t_index
         for f_block in itertools.product(*[range(len(data.chunks[a])) for a in frames]):
             index = [None] * data.ndim
-            f_bounds = [np.cumsum((0,) + data.chunks[a]) for a in frames]
             for a, b, fb in zip(frames, f_block, f_bounds):
                 index[a] = slice(int(fb[b]), int(fb[b + 1]))
-            for a, i in zip(axes, t_index):
+            for a, i in zip(axes, t_read):
                 index[a] = i
             keys, takes = _read(source, index)
             out_block = [0] * (len(frames) + len(out_shape))
@@ -560,7 +644,8 @@ def _resample(data, axes, out_shape, out_chunks, model, *, order, mode, cval, pr
                 out_block[p] = b
             for p, b in zip(t_positions, t_block):
                 out_block[p] = b
-            task = [_interpolate_block, keys, takes, firsts, model, starts, shapes, axes, order, mode, cval, np.dtype(out_dtype), npad, sizes, out_positions]
+            task = [_interpolate_block, keys, takes, firsts, model, starts, shapes, axes, order, mode, cval,
+                    np.dtype(out_dtype), npad, sizes, out_positions, prefilter_here]
             if coordinates is not None:
                 task.append((coordinates.name, 0, *t_block))
             graph[(name, *out_block)] = tuple(task)

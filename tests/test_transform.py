@@ -318,7 +318,10 @@ def _spline_error(order, mode):
     data, chunks, matrix, offset, out_shape = _spline_grid(order)
     image = bd.from_array(data, chunks=chunks)
     assert all(len(c) == 2 and min(c) >= DEPTH[order] for c in image.chunks)
-    out = transform.affine_transform(image, matrix, offset, output_shape=out_shape, order=order, mode=mode)
+    # output chunks of 5: many blocks share the coefficient chunks, so the chunked layer is used
+    out = transform.affine_transform(image, matrix, offset, output_shape=out_shape, order=order, mode=mode,
+                                     output_chunks=5)
+    assert any(name.startswith("spline-filter-") for name in out.data.__dask_graph__().layers)
     expected = ndi.affine_transform(data, matrix, offset, output_shape=out_shape, order=order, mode=mode)
     return np.abs(out.values - expected).max() / np.ptp(expected)
 
@@ -364,6 +367,31 @@ def test_graphs_are_lazy_and_valid():
         ]
     for out, expected in cases:
         assert_eq(out.data, expected, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("order", [2, 3, 5])
+def test_sparse_samples_prefilter_only_their_region(order):
+    """A few coordinates (or a strong shrink) of a larger volume: each task filters its own
+    region plus the overlap, with scipy's pads, instead of the whole volume's coefficients."""
+    rng = np.random.default_rng(order)
+    data = rng.random((60, 70, 80))
+    integers = (data * 100).astype(np.int16)
+    coords = rng.uniform(-30, 100, (3, 5, 4))
+    near = rng.uniform(0, 12, (3, 4, 4)) + [[[5]], [[50]], [[60]]]
+    for mode in MODES:
+        for values in (data, integers):
+            image = bd.from_array(values, chunks=(20, 25, 30))
+            for given in (coords, near):
+                out = transform.map_coordinates(image, given, order=order, mode=mode, cval=7.5)
+                if given is near:  # one small region: no coefficient layer
+                    assert not any(n.startswith("spline-filter-") for n in out.data.__dask_graph__().layers)
+                assert_like_scipy(out.values, ndi.map_coordinates(values, given, order=order, mode=mode, cval=7.5),
+                                  order)
+        assert_like_scipy(transform.zoom(bd.from_array(data, chunks=(20, 25, 30)), 0.1, order=order, mode=mode).values,
+                          ndi.zoom(data, 0.1, order=order, mode=mode), order)
+    out = transform.map_coordinates(bd.from_array(data, chunks=(20, 25, 30)), near, order=order)
+    graph = out.data.__dask_graph__()
+    assert len([k for k in graph.to_dict() if k[0].startswith("array-")]) < 60  # not every input chunk read
 
 
 def test_homogeneous_matrix_and_integer_images():
