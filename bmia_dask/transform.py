@@ -608,7 +608,8 @@ def _resample(data, axes, out_shape, out_chunks, model, *, order, mode, cval, pr
         if extents is not None:
             block_extents = extents[t_block]
         elif axis_values is not None:
-            block_extents = [_extent(v[s: s + n], size, mode) for v, s, n, size in zip(axis_values, starts, shapes, sizes)]
+            block_extents = [_extent(v[s: s + n], size, mode)
+                             for v, s, n, size in zip(axis_values, starts, shapes, sizes)]
         else:
             low, high = model.bounds(starts, shapes)
             block_extents = [_folded_bounds(lo + npad, hi + npad, size, mode) for lo, hi, size in zip(low, high, sizes)]

@@ -1,8 +1,6 @@
 """bd.transform against scipy.ndimage: orders 0 and 1 (and prefilter=False) bit for bit, orders 2-5
 to rounding, whatever the chunks."""
 
-import warnings
-
 import dask.array as da
 import numpy as np
 import pytest
