@@ -310,8 +310,9 @@ def _get(graph: dict, keys: list, *, keep: bool = False) -> list:
         futures = list(client.get(culled, keys, sync=False))
         wait(futures)
         return futures
-    get = dask.base.get_scheduler() or dask.threaded.get
-    return list(get(culled, keys))
+    # dask's own look-up imports dask.distributed (0.15 s) to search for a client
+    get = dask.base.get_scheduler() if dask.config.get("scheduler", None) else None
+    return list((get or dask.threaded.get)(culled, keys))
 
 
 def _held(value):
