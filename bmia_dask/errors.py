@@ -26,3 +26,28 @@ class BadInputError(ValueError):
 
 class SkippedFileWarning(UserWarning):
     """A file that was passed over (not DICOM, no pixel data); the rest goes on."""
+
+
+class ArgumentError(ValueError, RuntimeError):
+    """A bad argument where scipy.ndimage raises RuntimeError (a wrong spline order,
+    mode or sequence length): a ValueError as for every bad argument, and a
+    RuntimeError, so that code written for scipy catches it as before.
+
+    Examples
+    --------
+    >>> isinstance(ArgumentError("spline order not supported"), (ValueError, RuntimeError))
+    True
+    """
+
+
+class scipy_errors:
+    """Context manager: scipy's RuntimeError for a bad argument (raised by scipy run on
+    a tiny array to check the arguments) becomes an :class:`ArgumentError`."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is RuntimeError:
+            raise ArgumentError(str(error)) from None
+        return False

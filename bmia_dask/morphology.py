@@ -41,6 +41,7 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
 from ._chunked import overlap_apply, spatial_axes, voxels_or_mm
+from .errors import ArgumentError, scipy_errors
 from .image import as_image, like
 
 __all__ = [
@@ -97,7 +98,7 @@ def _axes(image, axes) -> tuple[int, ...]:
 def _sequence(value, n):
     values = list(value) if np.ndim(value) else [value] * n
     if len(values) != n:
-        raise RuntimeError("sequence argument must have length equal to input rank")
+        raise ArgumentError("sequence argument must have length equal to input rank")
     return values
 
 
@@ -127,7 +128,7 @@ def _check_mask(image, mask):
         return None
     mask = mask.data if hasattr(mask, "dims") else mask
     if tuple(np.shape(mask)) != tuple(image.shape):
-        raise RuntimeError("mask and input must have equal sizes")
+        raise ArgumentError("mask and input must have equal sizes")
     return da.asarray(mask)
 
 
@@ -202,8 +203,9 @@ def _binary(name, image, structure, iterations, mask, output, border_value, orig
     kwargs = dict(structure=structure, border_value=border_value, origin=origin, brute_force=brute_force,
                   axes=axes_)
     # scipy checks the arguments (and gives the output's dtype) on a small array
-    probe = func(_dummy(image, n), iterations=1, mask=None if mask is None else np.ones((3,) * n, bool),
-                 output=dtype, **kwargs)
+    with scipy_errors():
+        probe = func(_dummy(image, n), iterations=1, mask=None if mask is None else np.ones((3,) * n, bool),
+                     output=dtype, **kwargs)
     dtype = probe.dtype
     if iterations < 1:
         return _until_stable(name, image, full, origins, mask_data, border_value, dtype)
@@ -307,7 +309,8 @@ def binary_hit_or_miss(image, structure1=None, structure2=None, *, output=None, 
     if structure1 is None:
         structure1 = ndi.generate_binary_structure(len(axes_), 1)
     kwargs = dict(structure1=structure1, structure2=structure2, origin1=origin1, origin2=origin2, axes=axes_)
-    probe = ndi.binary_hit_or_miss(_dummy(image, n), **kwargs)
+    with scipy_errors():
+        probe = ndi.binary_hit_or_miss(_dummy(image, n), **kwargs)
     depth = (0,) * n
     for s, o in ((structure1, origin1), (np.logical_not(structure1) if structure2 is None else structure2,
                                          origin1 if origin2 is None else origin2)):
@@ -493,7 +496,7 @@ def _grey(name, image, size, footprint, structure, output, mode, cval, origin, a
     kwargs = dict(size=size, footprint=footprint, structure=structure, mode=mode, cval=cval, origin=origin,
                   axes=axes_)
     func = getattr(ndi, name)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), scipy_errors():
         warnings.simplefilter("ignore", UserWarning)
         probe = func(_dummy(image, n), output=dtype, **kwargs)
     shapes = [np.shape(k) for k in (footprint, structure) if k is not None]

@@ -57,7 +57,7 @@ import scipy.ndimage as ndi
 from scipy import special
 
 from ._chunked import compute, per_axis, rechunk, spatial_axes, voxels_or_mm
-from .errors import BadInputError
+from .errors import ArgumentError, BadInputError, scipy_errors
 from .image import SPATIAL_DIMS, as_image, from_array, geometry, regrid, spatial_dims
 
 __all__ = ["affine_transform", "shift", "zoom", "rotate", "map_coordinates", "geometric_transform",
@@ -76,13 +76,13 @@ _NPAD = 12  # scipy's _prepad_for_spline_filter, for 'nearest' and 'grid-constan
 
 def _check_order(order) -> int:
     if order < 0 or order > 5:
-        raise RuntimeError("spline order not supported")
+        raise ArgumentError("spline order not supported")
     return int(order)
 
 
 def _check_mode(mode) -> str:
     if not isinstance(mode, str) or mode not in _MODES:
-        raise RuntimeError("boundary mode not supported")
+        raise ArgumentError("boundary mode not supported")
     return mode
 
 
@@ -101,9 +101,9 @@ def _output_dtype(output, dtype, complex_output=None) -> np.dtype:
     if isinstance(output, str):
         output = np.dtype(output)
         if complex_output and output.kind != "c":
-            raise RuntimeError("output must have complex dtype")
+            raise ArgumentError("output must have complex dtype")
         if not issubclass(output.type, np.number):
-            raise RuntimeError("output must have numeric dtype")
+            raise ArgumentError("output must have numeric dtype")
         return output
     raise TypeError(f"output must be None or a dtype, got {output!r}")
 
@@ -111,7 +111,7 @@ def _output_dtype(output, dtype, complex_output=None) -> np.dtype:
 def _probe(dtype, out_dtype, rank, order, mode, prefilter):
     """scipy's errors for this input dtype, output dtype, order and mode, raised now
     (scipy on a tiny array)."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), scipy_errors():
         warnings.simplefilter("ignore")
         ndi.map_coordinates(np.zeros((2,) * rank, dtype), np.zeros((rank, 1)), output=out_dtype, order=order,
                             mode=mode, prefilter=prefilter)
@@ -122,7 +122,7 @@ def _sequence(value, rank):
     if not isinstance(value, str) and np.iterable(value):
         values = list(value)
         if len(values) != rank:
-            raise RuntimeError("sequence argument must have length equal to input rank")
+            raise ArgumentError("sequence argument must have length equal to input rank")
         return values
     return [value] * rank
 
@@ -261,7 +261,7 @@ class _Mapping:
             point = tuple(int(s + i) for s, i in zip(starts, index))
             values = self.mapping(point, *self.args, **self.kwargs)
             if len(values) != self.rank_in:
-                raise RuntimeError("wrong number of values returned by the mapping function")
+                raise ArgumentError("wrong number of values returned by the mapping function")
             out[(slice(None),) + index] = [float(v) for v in values]
         return list(out)
 
@@ -744,10 +744,10 @@ def affine_transform(image, matrix, offset=0.0, *, output_shape=None, output=Non
         output_shape = tuple(image.shape[a] for a in axes)
     output_shape = tuple(int(v) for v in output_shape)
     if len(output_shape) < 1:
-        raise RuntimeError("input and output rank must be > 0")
+        raise ArgumentError("input and output rank must be > 0")
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim not in (1, 2) or matrix.shape[0] < 1:
-        raise RuntimeError("no proper affine matrix provided")
+        raise ArgumentError("no proper affine matrix provided")
     if matrix.ndim == 2 and matrix.shape[1] == n + 1 and matrix.shape[0] in (n, n + 1):
         if matrix.shape[0] == n + 1:
             expected = [0] * n + [1]
@@ -757,15 +757,15 @@ def affine_transform(image, matrix, offset=0.0, *, output_shape=None, output=Non
         offset = matrix[:n, n]
         matrix = matrix[:n, :n]
     if matrix.shape[0] != n:
-        raise RuntimeError("affine matrix has wrong number of rows")
+        raise ArgumentError("affine matrix has wrong number of rows")
     if matrix.ndim == 2 and matrix.shape[1] != len(output_shape):
-        raise RuntimeError("affine matrix has wrong number of columns")
+        raise ArgumentError("affine matrix has wrong number of columns")
     offset = np.asarray(_sequence(offset, n), dtype=np.float64)
     if offset.ndim != 1 or offset.shape[0] < 1:
-        raise RuntimeError("no proper offset provided")
+        raise ArgumentError("no proper offset provided")
     if matrix.ndim == 1:
         if len(output_shape) != n:
-            raise RuntimeError("affine matrix has wrong number of columns")
+            raise ArgumentError("affine matrix has wrong number of columns")
         with np.errstate(divide="ignore", invalid="ignore"):
             model = _ZoomShift(zoom=matrix, shift=offset / matrix)
     else:
@@ -915,9 +915,9 @@ def map_coordinates(image, coordinates, *, output=None, order=3, mode="constant"
     axes = list(spatial_axes(image))
     out_shape = tuple(coordinates.shape[1:])
     if len(out_shape) < 1:
-        raise RuntimeError("input and output rank must be > 0")
+        raise ArgumentError("input and output rank must be > 0")
     if coordinates.shape[0] != len(axes):
-        raise RuntimeError("invalid shape for coordinate array")
+        raise ArgumentError("invalid shape for coordinate array")
     image, axes, order, out_dtype = _setup(image, output, order, mode, prefilter)
     npad = _NPAD if prefilter and order > 1 and mode in ("nearest", "grid-constant") else 0
     sizes = [image.shape[a] + 2 * npad for a in axes]
@@ -979,7 +979,7 @@ def geometric_transform(image, mapping, *, output_shape=None, output=None, order
         output_shape = tuple(image.shape[a] for a in axes)
     output_shape = tuple(int(v) for v in output_shape)
     if len(output_shape) < 1:
-        raise RuntimeError("input and output rank must be > 0")
+        raise ArgumentError("input and output rank must be > 0")
     image, axes, order, out_dtype = _setup(image, output, order, mode, prefilter)
     model = _Mapping(mapping, len(axes), extra_arguments, extra_keywords)
     chunks, full = _output_chunks(output_chunks, image.data, axes, output_shape, out_dtype)
@@ -1011,7 +1011,7 @@ def spline_filter1d(image, order=3, axis=-1, *, output=np.float64, mode="mirror"
     True
     """
     if order < 0 or order > 5:
-        raise RuntimeError("spline order not supported")
+        raise ArgumentError("spline order not supported")
     _check_mode(mode)
     image = as_image(image)
     out_dtype = _output_dtype(output, image.dtype)
@@ -1037,7 +1037,7 @@ def spline_filter(image, order=3, *, output=np.float64, mode="mirror", output_ch
     True
     """
     if order < 2 or order > 5:
-        raise RuntimeError("spline order not supported")
+        raise ArgumentError("spline order not supported")
     _check_mode(mode)
     image = as_image(image)
     out_dtype = _output_dtype(output, image.dtype)
