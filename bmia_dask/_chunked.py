@@ -432,27 +432,22 @@ def compute_blocks(blocks, *, alongside=(), block_bytes: int | None = None) -> l
     if not extra:
         values = _compute_in_slabs(graph, main, size)
         return [values[key] for key in main]
-    # each extra block goes with the slab that holds the main blocks of its layer
+    # each extra block goes with the slab that completes the last layer of ``blocks`` its region reaches
     layers = blocks.numblocks[0]
-    values = {}
     placed = {}
     for other in alongside:
         for key in flatten(other.__dask_keys__()):
-            # the last layer of ``blocks`` that this block's region reaches
-            layer = min(layers - 1, -(-(key[1] + 1) * layers // other.numblocks[0]) - 1) if isinstance(key, tuple) \
-                else layers - 1
+            layer = min(layers - 1, -(-(key[1] + 1) * layers // other.numblocks[0]) - 1)
             placed.setdefault(layer, []).append(key)
-    done_layers = set()
+    left = dict.fromkeys(range(layers), int(np.prod(blocks.numblocks[1:])))  # blocks of a layer not yet run
+    values = {}
     for run in _slabs(main, size):
-        run_layers = {key[1] for key in run}
-        # a layer's extras run once the whole layer has been computed
-        closed = {layer for layer in run_layers if all(key in values or key in run for key in main if key[1] == layer)}
-        ready = [key for layer in sorted(closed - done_layers) for key in placed.get(layer, [])]
-        done_layers |= closed
+        for key in run:
+            left[key[1]] -= 1
+        ready = [key for layer in sorted({key[1] for key in run}) if not left[layer] for key in placed.pop(layer, [])]
         values.update(zip(run + ready, _get(graph, run + ready)))
         _release_freed_memory()
     return [values[key] for key in main]
-
 
 
 def chunk_bytes(*arrays) -> int:
