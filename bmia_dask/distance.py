@@ -15,6 +15,12 @@ others whole); each slab is one task:
 - The in-plane passes run on whole lines: a compiled (numba) lower envelope
   per axis.
 
+The feature transform (``return_indices=True``) follows the same plan: the
+first pass keeps the index of the nearest background voxel (the lower one on
+ties, as scipy), and the in-plane passes are scipy's own (Maurer's Voronoi
+passes of ``ni_morphology.c``, same arithmetic, same ties), carrying the
+feature index beside the squared distance.
+
 Only planes travel between groups; written to a store, the fold is computed
 first and the slabs then slab by slab, so peak memory stays flat as the first
 axis grows; a ``(t, z, y, x)`` cine is transformed frame by
@@ -28,6 +34,7 @@ import dask.array as da
 import numba
 import numpy as np
 import scipy.ndimage as ndi
+import xarray as xr
 from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
@@ -154,6 +161,139 @@ def _slab_edges(background, start, before, after, edges):  # pragma: no cover - 
             if background[i, j]:
                 nearest[j] = start + i
     return befores, afters
+
+
+@numba.njit(nogil=True, cache=True)
+def _nearest_first_rows(background, start, before, after):  # pragma: no cover - compiled
+    """Global index along axis 0 of the nearest background voxel, for every column
+    (scipy's tie: the lower index), -1 if the column has none.
+
+    ``before`` and ``after`` are as for :func:`_along_first_rows`.
+    """
+    n, columns = background.shape
+    out = np.empty((n, columns), np.int64)
+    nearest = before.copy()
+    for i in range(n):
+        for j in range(columns):
+            if background[i, j]:
+                nearest[j] = start + i
+            out[i, j] = -1 if nearest[j] == -np.inf else np.int64(nearest[j])
+    nearest = after.copy()
+    for i in range(n - 1, -1, -1):
+        here = start + i
+        for j in range(columns):
+            if background[i, j]:
+                nearest[j] = here
+            if nearest[j] != np.inf and (out[i, j] < 0 or nearest[j] - here < here - out[i, j]):
+                out[i, j] = np.int64(nearest[j])
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _voronoi_lines(features, d, outer, start, sampling):  # pragma: no cover - compiled
+    """In place: Maurer's Voronoi pass along the last axis of ``features`` (rank, X, Y, L),
+    with scipy's arithmetic and ties (``ni_morphology.c``, ``_VoronoiFT``).
+
+    ``d`` is the component of the line axis, ``outer`` the components of the X and Y
+    axes (>= rank: a padding axis), ``start`` the global index of component 0's first
+    plane; a voxel is a site when its component 0 is >= 0.
+    """
+    rank, X, Y, L = features.shape
+    f = np.empty((L, rank), np.int64)
+    g = np.empty(L, np.int64)
+    coor = np.zeros(rank, np.int64)
+    for x in range(X):
+        for y in range(Y):
+            if outer[0] < rank:
+                coor[outer[0]] = x + (start if outer[0] == 0 else 0)
+            if outer[1] < rank:
+                coor[outer[1]] = y + (start if outer[1] == 0 else 0)
+            for ii in range(L):
+                for jj in range(rank):
+                    f[ii, jj] = features[jj, x, y, ii]
+            l = -1
+            for ii in range(L):
+                if f[ii, 0] >= 0:
+                    fd = float(f[ii, d])
+                    wR = 0.0
+                    for jj in range(rank):
+                        if jj != d:
+                            tw = float(f[ii, jj] - coor[jj]) * sampling[jj]
+                            wR += tw * tw
+                    while l >= 1:
+                        idx1 = g[l]
+                        f1 = float(f[idx1, d])
+                        idx2 = g[l - 1]
+                        a = (f1 - float(f[idx2, d])) * sampling[d]
+                        b = (fd - f1) * sampling[d]
+                        c = a + b
+                        uR = 0.0
+                        vR = 0.0
+                        for jj in range(rank):
+                            if jj != d:
+                                cc = float(coor[jj])
+                                tu = (float(f[idx2, jj]) - cc) * sampling[jj]
+                                tv = (float(f[idx1, jj]) - cc) * sampling[jj]
+                                uR += tu * tu
+                                vR += tv * tv
+                        if c * vR - b * uR - a * wR - a * b * c <= 0.0:
+                            break
+                        l -= 1
+                    l += 1
+                    g[l] = ii
+            maxl = l
+            if maxl < 0:
+                continue
+            l = 0
+            for ii in range(L):
+                delta1 = 0.0
+                for jj in range(rank):
+                    t = float(f[g[l], jj] - (ii if jj == d else coor[jj])) * sampling[jj]
+                    delta1 += t * t
+                while l < maxl:
+                    delta2 = 0.0
+                    for jj in range(rank):
+                        t = float(f[g[l + 1], jj] - (ii if jj == d else coor[jj])) * sampling[jj]
+                        delta2 += t * t
+                    if delta1 <= delta2:
+                        break
+                    delta1 = delta2
+                    l += 1
+                for jj in range(rank):
+                    features[jj, x, y, ii] = f[g[l], jj]
+
+
+def _slab_features(group, axis, piece, origin, edges, index, axes, sampling):
+    """scipy's feature transform of the slab ``piece`` of a group: int32, one component
+    per array axis (a frame's ``t`` is its own index), global indices.
+
+    The first pass is the nearest background along ``axes[0]`` (lower index on ties),
+    the in-plane passes are scipy's Voronoi passes on whole lines, in axis order.
+    """
+    take = [slice(None)] * group.ndim
+    take[axis] = piece
+    block = group[tuple(take)]
+    background, _ = _rows(block, axis)
+    start = origin[axis]
+    first = _nearest_first_rows(background, float(start), edges[0][index], edges[1][index])
+    rank = len(axes)
+    plane = [block.shape[a] for a in axes[1:]]
+    layout = (len(background),) + tuple(plane) + (1,) * (3 - rank)
+    features = np.empty((rank,) + layout, np.int64)
+    features[0] = first.reshape(layout)
+    found = features[0] >= 0
+    for k in range(1, rank):
+        position = np.arange(layout[k]).reshape([-1 if a == k else 1 for a in range(3)])
+        features[k] = np.where(found, position, 0)  # scipy leaves 0 where no pass wrote
+    samples = np.asarray(sampling, dtype=np.float64)
+    for d in range(1, rank):
+        outer = np.array([a for a in range(3) if a != d], dtype=np.int64)
+        view = np.moveaxis(features, d + 1, -1)
+        _voronoi_lines(view, d, outer, start, samples)
+    out = np.empty((group.ndim,) + block.shape, np.int32)
+    for a in range(group.ndim):  # spatial dims in layout order; the others (t) are of size 1
+        out[a] = features[axes.index(a)].reshape(block.shape) if a in axes else origin[a]
+    return out
 
 
 def _rows(block, axis):
@@ -324,17 +464,46 @@ def _graph(data, axes, weights, dtype, metric="euclidean"):
         for k in range(len(slabs[g])):
             piece = slice(int(offsets[k]), int(offsets[k + 1]))
             at = tuple(first_slab + k if a == axis else i for a, i in enumerate(index))
+            if metric == "features":
+                origin = tuple(int(starts[g] + offsets[k]) if a == axis else 0 if a in axes else int(i)
+                               for a, i in enumerate(index))
+                graph[(name, 0, *at)] = (
+                    _slab_features, (groups.name, *index), axis, piece, origin, (edges, *index), k, axes, weights,
+                )
+                continue
             graph[(name, *at)] = (
                 _slab, (groups.name, *index), axis, piece, int(starts[g] + offsets[k]), (edges, *index), k,
                 axes, weights, dtype, metric,
             )
     out_chunks = list(chunks)
     out_chunks[axis] = tuple(s for group in slabs for s in group)
+    if metric == "features":
+        out_chunks = [(data.ndim,)] + out_chunks
     layer = HighLevelGraph.from_collections(name, graph, dependencies=[groups, chains])
     return da.Array(layer, name, chunks=tuple(out_chunks), dtype=dtype)
 
 
-def _check_returns(return_distances, return_indices, distances, indices):
+def _distances_from_features(features, axes, sampling, dtype, block_info=None):
+    """Distances of a block of the feature transform, with scipy's arithmetic
+    (``(feature - index) * sampling``, squared, summed in axis order, square root)."""
+    location = block_info[0]["array-location"][1:]
+    total = None
+    for k, a in enumerate(axes):
+        here = np.arange(*location[a], dtype=np.int32).reshape([-1 if b == a else 1 for b in range(len(location))])
+        step = (features[a] - here).astype(np.float64) * sampling[k]
+        step *= step
+        total = step if total is None else total + step
+    return np.sqrt(total).astype(dtype, copy=False)
+
+
+def _indices_image(image, features):
+    """scipy's indices array as a lazy DataArray: ``axis`` (one per dim of the image) first."""
+    return xr.DataArray(features, dims=("axis",) + image.dims,
+                        coords={**image.coords, "axis": list(image.dims)}, name="indices",
+                        attrs={**image.attrs, "units": ""})
+
+
+def _check_returns(return_distances, return_indices, distances, indices, features=False):
     """scipy's checks, then refusal of arrays to fill (a lazy library returns its results)."""
     errors = []
     if not return_distances and not return_indices:
@@ -347,9 +516,10 @@ def _check_returns(return_distances, return_indices, distances, indices):
         raise RuntimeError(", ".join(errors))
     if distances is not None or indices is not None:
         raise TypeError(_OUTPUT_ARRAY)
-    if return_indices:
-        raise ValueError("return_indices is not available: the index of the nearest background voxel, "
-                         "with scipy's choice among equally near ones, is not computed across chunks yet")
+    if return_indices and not features:
+        raise ValueError("return_indices is only available for the Euclidean distance_transform_edt: the "
+                         "index of the nearest background voxel, with scipy's choice among equally near ones, "
+                         "is not computed across chunks for this transform yet")
 
 
 def _metric_transform(image, metric, dtype):
@@ -435,6 +605,7 @@ def distance_transform_bf(mask, metric="euclidean", sampling=None, *, return_dis
     image = as_image(mask)
     name = metric.lower()
     if name == "euclidean":
+        _check_returns(return_distances, return_indices, distances, indices)  # bf's ties are not edt's
         return distance_transform_edt(image, sampling, return_distances=return_distances,
                                       return_indices=return_indices, distances=distances, indices=indices)
     if name not in ("taxicab", "cityblock", "manhattan", "chessboard"):
@@ -460,17 +631,25 @@ def distance_transform_edt(mask, sampling=None, *, return_distances=True, return
         Voxel size per spatial axis; default the image's spacing (mm). Use
         ``sampling=1`` for distances in voxels.
     return_distances, return_indices : bool, optional
-        As scipy; ``return_indices=True`` raises ``ValueError`` (not computed
-        across chunks yet). ``distances``/``indices`` arrays to fill raise
-        ``TypeError``: use the returned image.
+        As scipy. ``return_indices=True`` gives scipy's feature transform: the
+        index of the nearest background voxel, with scipy's choice among equally
+        near ones. ``distances``/``indices`` arrays to fill raise ``TypeError``:
+        use the returned image.
     dtype : dtype, optional
-        Of the result (default float64, as scipy).
+        Of the distances (default float64, as scipy).
 
     Returns
     -------
-    xarray.DataArray
+    distances : xarray.DataArray
         Lazy distances on the mask's grid. A frame without background
-        (where scipy's answer is undefined) is ``inf``.
+        (where scipy's answer is undefined) is ``inf``; with
+        ``return_indices=True`` the distances are computed from the indices,
+        as scipy computes them (bit for bit, also there).
+    indices : xarray.DataArray
+        With ``return_indices=True``: int32, dims ``("axis",) + mask.dims``,
+        one plane of global indices per dim of the mask (a frame's ``t`` is its
+        own), chunked like the distances. ``(distances, indices)`` when both
+        are asked for, as scipy.
 
     Examples
     --------
@@ -483,9 +662,12 @@ def distance_transform_edt(mask, sampling=None, *, return_distances=True, return
     [2.0, 1.5, 1.0, 0.5, 0.0, 0.5, 1.0, 1.5, 2.0]
     >>> float(distance[0, 0, 4])
     4.0
+    >>> indices = bd.distance_transform_edt(image, return_distances=False, return_indices=True)
+    >>> indices.sel(axis="x").values[0, 0, :3].tolist(), indices.sel(axis="y").values[0, 0, :3].tolist()
+    ([4, 4, 4], [2, 2, 2])
     """
     image = as_image(mask)
-    _check_returns(return_distances, return_indices, distances, indices)
+    _check_returns(return_distances, return_indices, distances, indices, features=True)
     axes = spatial_axes(image)
     if not axes:
         raise ValueError(f"mask must have spatial dims, got dims {image.dims}")
@@ -497,7 +679,16 @@ def distance_transform_edt(mask, sampling=None, *, return_distances=True, return
         raise ValueError(f"sampling must be > 0 along every axis, got {sampling!r}")
     weights = [s * s for s in sampling]
     data = image.data
-    distance = _graph(data, axes, tuple(weights), np.dtype(dtype))
     # back to the mask's chunks in-plane: a split, nothing is gathered
     in_plane = {a: data.chunks[a] for a in axes[1:]}
-    return like(image, distance.rechunk(in_plane), units=units)
+    if not return_indices:
+        distance = _graph(data, axes, tuple(weights), np.dtype(dtype))
+        return like(image, distance.rechunk(in_plane), units=units)
+    features = _graph(data, axes, tuple(sampling), np.dtype(np.int32), "features")
+    features = features.rechunk({a + 1: c for a, c in in_plane.items()})
+    indices = _indices_image(image, features)
+    if not return_distances:
+        return indices
+    distance = da.map_blocks(_distances_from_features, features, axes, tuple(sampling), np.dtype(dtype),
+                             drop_axis=0, dtype=np.dtype(dtype))
+    return like(image, distance, units=units), indices

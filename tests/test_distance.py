@@ -154,7 +154,11 @@ def test_edt_sampling_positional_and_graph_valid():
         (lambda m: distance.distance_transform_cdt(m, "euclidean"), ValueError),
         (lambda m: distance.distance_transform_cdt(m, np.ones((3, 3))), ValueError),
         (lambda m: distance.distance_transform_bf(m, "foo"), RuntimeError),
-        (lambda m: bd.distance_transform_edt(m, return_indices=True), ValueError),
+        (lambda m: bd.distance_transform_edt(m, return_indices=True, indices=np.zeros((3,) + m.shape, np.int32)),
+         TypeError),
+        (lambda m: distance.distance_transform_cdt(m, return_indices=True), ValueError),
+        (lambda m: distance.distance_transform_bf(m, return_indices=True), ValueError),
+        (lambda m: distance.distance_transform_bf(m, "taxicab", return_indices=True), ValueError),
     ],
 )
 def test_bad_arguments_as_scipy(call, error):
@@ -165,3 +169,98 @@ def test_bad_arguments_as_scipy(call, error):
 def test_cdt_lazy():
     with raise_if_dask_computes():
         distance.distance_transform_cdt(bd.from_array(np.ones((6, 7, 8), bool), chunks=3), "taxicab")
+
+
+# ------------------------------------------------------------------ the feature transform (return_indices)
+
+import dask  # noqa: E402
+
+FEATURE_SHAPES = {1: (29,), 2: (13, 17), 3: (9, 11, 13)}
+FEATURE_GRIDS = {1: [(4,), (29,)], 2: [(3, 4), (13, 17)], 3: [(2, 3, 4), (9, 11, 13)]}
+
+
+def check_features(mask, chunks, sampling, layouts=LAYOUTS):
+    """bd's (distances, indices) equal to scipy's, exactly, for every slab layout; graphs valid."""
+    distances, indices = ndi.distance_transform_edt(mask, sampling=sampling, return_indices=True)
+    plane = int(np.prod(mask.shape[1:]))
+    for layout in layouts:
+        with pytest.MonkeyPatch.context() as patch:
+            if layout:
+                patch.setattr(distance, "_SLAB_BYTES", 8 * plane * layout[0])
+                patch.setattr(distance, "_GROUP_BYTES", plane * layout[1])
+            ours_d, ours_i = bd.distance_transform_edt(bd.from_array(mask, chunks=chunks),
+                                                       1.0 if sampling is None else sampling, return_indices=True)
+        assert ours_i.dtype == np.int32 and ours_i.dims == ("axis",) + ours_d.dims
+        if layout is None:  # graphs valid (assert_eq compares within a tolerance: exactness below)
+            assert_eq(ours_i.data, indices)
+            assert_eq(ours_d.data, distances)
+        ours_d, ours_i = dask.compute(ours_d.data, ours_i.data)
+        np.testing.assert_array_equal(ours_i, indices, err_msg=f"{layout}")
+        np.testing.assert_array_equal(ours_d, distances, err_msg=f"{layout}")
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("density", [0.05, 0.5, 0.95])
+@pytest.mark.parametrize("anisotropic", [False, True])
+def test_edt_indices_equal_to_scipy(ndim, density, anisotropic):
+    rng = np.random.default_rng(ndim * 10 + int(density * 100))
+    mask = rng.random(FEATURE_SHAPES[ndim]) < density
+    sampling = (2.5, 0.7, 0.9)[:ndim] if anisotropic else None
+    for chunks in FEATURE_GRIDS[ndim]:
+        check_features(mask, chunks, sampling)
+
+
+def test_edt_indices_ties_as_scipy():
+    # equally near background voxels everywhere: scipy's choice, pass by pass
+    mask = np.ones((12, 14, 10), bool)
+    mask[::5, ::4, ::3] = False
+    mask[7, 9, 1] = False
+    check_features(mask, (3, 4, 5), None)
+    check_features(mask, (5, 3, 2), (2.0, 1.0, 1.0))
+
+
+def test_edt_indices_without_background_as_scipy():
+    check_features(np.ones((5, 6, 4), bool), (2, 3, 2), None)
+    mask = np.ones((6, 7), bool)
+    mask[0, 3] = False  # lines without background along the first axis
+    check_features(mask, (2, 3), (1.5, 0.5))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 10), st.integers(1, 10), st.integers(1, 10)),
+    chunk=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5)),
+    density=st.floats(0.05, 0.95),
+    seed=st.integers(0, 1000),
+)
+def test_edt_indices_any_shape_and_chunking(shape, chunk, density, seed):
+    mask = np.random.default_rng(seed).random(shape) < density
+    check_features(mask, chunk, (1.0, 1.5, 0.5) if seed % 2 else None, layouts=[(1, 2)])
+
+
+def test_edt_indices_return_types_and_lazy():
+    mask = np.random.default_rng(6).random((7, 8, 9)) < 0.7
+    image = bd.from_array(mask, chunks=(2, 3, 4))
+    with raise_if_dask_computes():
+        only = bd.distance_transform_edt(image, return_distances=False, return_indices=True)
+        both = bd.distance_transform_edt(image, return_indices=True)
+    assert not isinstance(only, tuple) and only.shape == (3,) + mask.shape
+    assert isinstance(both, tuple) and len(both) == 2
+    assert only.data.chunks[2:] == image.data.chunks[1:] == both[0].data.chunks[1:]
+    assert list(only.axis.values) == ["z", "y", "x"]
+    expected = ndi.distance_transform_edt(mask, return_distances=False, return_indices=True)
+    assert_eq(only.data, expected)
+
+
+def test_edt_indices_4d_frame_by_frame():
+    rng = np.random.default_rng(7)
+    mask = rng.random((3, 6, 7, 8)) < 0.8
+    mask[2] = True  # no background: scipy's indices (-1, 0, 0) and its distances from them
+    image = bd.from_array(mask, dims=("t", "z", "y", "x"), chunks=(1, 2, 3, 4))
+    ours_d, ours_i = bd.distance_transform_edt(image, (2.0, 1.0, 1.5), return_indices=True)
+    ours_d, ours_i = ours_d.values, ours_i.values
+    for frame in range(3):
+        distances, indices = ndi.distance_transform_edt(mask[frame], sampling=(2.0, 1.0, 1.5), return_indices=True)
+        np.testing.assert_array_equal(ours_i[1:, frame], indices)
+        np.testing.assert_array_equal(ours_d[frame], distances)
+    np.testing.assert_array_equal(ours_i[0], np.arange(3)[:, None, None, None] + np.zeros(mask.shape, int))
