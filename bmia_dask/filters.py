@@ -30,12 +30,12 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from ._chunked import overlap_apply, per_axis, rechunk, spatial_axes, voxels_or_mm
-from .image import SPATIAL_DIMS, as_image, like, spacing
+from .image import SPATIAL_DIMS, as_image, like, spacing, with_geometry_attrs
 
 __all__ = [
     "convolve", "convolve1d", "correlate", "correlate1d",
     "gaussian_filter", "gaussian_filter1d", "gaussian_gradient_magnitude", "gaussian_laplace",
-    "generic_filter", "generic_filter1d", "generic_gradient_magnitude", "generic_laplace",
+    "generic_filter", "generic_filter1d", "generic_gradient_magnitude", "generic_laplace", "vectorized_filter",
     "laplace", "maximum_filter", "maximum_filter1d", "median_filter", "minimum_filter", "minimum_filter1d",
     "percentile_filter", "prewitt", "rank_filter", "sobel", "uniform_filter", "uniform_filter1d",
     "edge_magnitude", "sharpen",
@@ -813,6 +813,113 @@ def generic_filter1d(image, function, filter_size, axis=-1, *, output=None, mode
     return _along_axis(ndi.generic_filter1d, image, axis, lambda: int(filter_size) // 2 + abs(int(origin)), mode,
                        function=function, filter_size=filter_size, output=output, cval=cval, origin=origin,
                        extra_arguments=extra_arguments, extra_keywords=extra_keywords)
+
+
+def _vectorized_block(block, *, function, size, footprint, mode, cval, origin, axes, batch_memory, window, dtype):
+    """scipy's vectorized_filter on one block; ``batch_memory`` raised to what the
+    block's smallest batch needs (a periodic extension can make a block longer than
+    the volume, whose batch the call-time check measured)."""
+    needed = _batch_bytes(block.shape, block.dtype, axes, window)
+    out = ndi.vectorized_filter(block, function, size=size, footprint=footprint, mode=mode, cval=cval,
+                                origin=origin, axes=axes, batch_memory=max(batch_memory, needed))
+    return np.asarray(out).astype(dtype, copy=False)
+
+
+def _batch_bytes(shape, dtype, axes, window) -> int:
+    """The bytes scipy's vectorized_filter needs for one batch (one slice of its first
+    output axis, the filtered axes moved last) of an input of ``shape``."""
+    n = len(shape)
+    filtered = [a % n for a in _filtered(n, axes)]
+    moved = [shape[a] for a in range(n) if a not in filtered] + [shape[a] for a in filtered]
+    return int(np.prod(moved[1:] + list(window), dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
+def vectorized_filter(image, function, *, size=None, footprint=None, output=None, mode="reflect", cval=None,
+                      origin=None, axes=None, batch_memory=2**30):
+    """A vectorized function of every window, as ``scipy.ndimage.vectorized_filter``.
+
+    ``function(windows, axis=...)`` reduces the window axes of an array of windows
+    (``np.mean``, ``np.median``, ``np.ptp``, ...); scipy runs it block by block, the
+    chunks overlapping by the window's reach (``size // 2 + |origin|`` per axis).
+
+    Parameters
+    ----------
+    image : xarray.DataArray or array_like
+    function : callable
+        One value per window (functions with several values per window are refused).
+    size, footprint, mode, cval, origin, axes, batch_memory
+        As in scipy; ``axes`` are axes of the image or dim names. ``mode="valid"``
+        gives the smaller image of the windows that fit inside (its coords follow).
+        ``batch_memory`` bounds each call of ``function`` within a block.
+    output : dtype, optional
+        The result's dtype (default: ``function``'s, as scipy).
+
+    Returns
+    -------
+    xarray.DataArray
+        Same grid (``"valid"``: cropped), lazy.
+
+    Examples
+    --------
+    >>> import numpy as np, bmia_dask as bd
+    >>> vectorized_filter(bd.from_array(np.arange(6.0), chunks=2), np.ptp, size=3).values
+    array([1., 2., 2., 2., 2., 1.])
+    """
+    image, n = _image(image)
+    _check_output(output)
+    if axes is not None and not isinstance(axes, str) and np.iterable(axes) and len(axes) > n:
+        raise ValueError("The length of `axes` may not exceed the dimensionality of `input`(`input.ndim`).")
+    axes = _axes(image, axes)
+    valid = mode == "valid"
+    try:  # the window, if scipy will accept it (else scipy says what is wrong below)
+        k = len(_filtered(n, axes))
+        window = tuple(int(w) for w in (np.shape(footprint) if footprint is not None else _seq(size, k)))
+    except (TypeError, ValueError):
+        window = ()
+    probe_shape = [1] * n
+    if valid and len(window) == k:
+        for a, w in zip(_filtered(n, axes), window):
+            probe_shape[a] = max(w, 1)
+    kwargs = dict(function=function, size=size, footprint=footprint, mode=mode, cval=cval, origin=origin, axes=axes)
+    try:  # scipy's own errors, and the dtype of function's result
+        probe = ndi.vectorized_filter(np.zeros(probe_shape, dtype=image.dtype), batch_memory=batch_memory, **kwargs)
+    except ValueError as err:
+        if "insufficient for minimum chunk size" not in str(err):
+            raise
+        probe = ndi.vectorized_filter(np.zeros(probe_shape, dtype=image.dtype), batch_memory=np.inf, **kwargs)
+    probe = np.asarray(probe)
+    expected = tuple(1 if valid else s for s in probe_shape)
+    if probe.shape != expected:
+        raise ValueError(f"function gives an array of shape {probe.shape} for {expected} windows: "
+                         "bmia_dask's vectorized_filter takes one value per window")
+    dtype = np.dtype(output) if output is not None else probe.dtype
+    if image.size == 0:  # scipy returns the input
+        return like(image, image.data)
+    shape = [image.shape[a] for a in spatial_axes(image)]
+    if valid:
+        # raises numpy's error when the window is larger than the image, as scipy's view does
+        np.lib.stride_tricks.sliding_window_view(np.broadcast_to(np.zeros((), image.dtype), shape), window,
+                                                 [a - n for a in _filtered(n, axes)])
+    out_shape = list(shape)
+    if valid:
+        for a, w in zip(_filtered(n, axes), window):
+            out_shape[a] -= w - 1
+    if batch_memory < _batch_bytes(out_shape, image.dtype, axes, window):
+        raise ValueError("`batch_memory` is insufficient for minimum chunk size.")
+    origins = [0] * k if origin is None or valid else [int(o) for o in _seq(origin, k)]
+    reach = [0] * n
+    for a, w, o in zip(_filtered(n, axes), window, origins):
+        reach[a] = max(w // 2 + o, (w - 1) // 2 - o, 0)
+    block = functools.partial(_vectorized_block, function=function, size=size, footprint=footprint,
+                              mode="nearest" if valid else mode, cval=None if valid else cval, origin=origin,
+                              axes=axes, batch_memory=batch_memory, window=window, dtype=dtype)
+    out = _apply(image, block, reach, dtype, _wrapped(n, axes, mode, reach))
+    if not valid:
+        return out
+    # the windows that fit: those centred (origin 0) w // 2 from the start of each filtered axis
+    dims = [image.dims[a] for a in spatial_axes(image)]
+    crop = {dims[a]: slice(w // 2, w // 2 + out_shape[a]) for a, w in zip(_filtered(n, axes), window)}
+    return with_geometry_attrs(out.isel(crop))
 
 
 # ---------------------------------------------------------------- compositions

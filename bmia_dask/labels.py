@@ -212,8 +212,21 @@ def _shifted_pair(low, high, shift):
     return low[tuple(a_index)], high[tuple(b_index)]
 
 
-def _relabel(block, table_offsets, block_index, kernel):
-    table, offsets, _ = table_offsets
+def _largest_label(dtype: np.dtype) -> int:
+    """The largest n such that every label 1..n survives a cast to ``dtype``."""
+    if dtype.kind == "b":
+        return 1
+    if dtype.kind == "f":
+        return 2 ** (np.finfo(dtype).nmant + 1)
+    return int(np.iinfo(dtype).max)
+
+
+def _relabel(block, table_offsets, block_index, kernel, dtype=None):
+    table, offsets, n = table_offsets
+    if dtype is not None:
+        if n > _largest_label(dtype):  # scipy's check, on the total count: every block raises alike
+            raise RuntimeError("insufficient bit-depth in requested output type")
+        return _relabel(block, table_offsets, block_index, kernel).astype(dtype)
     labels = kernel(block)
     start = offsets[block_index]
     # this block's slice of the table, with background kept at 0
@@ -231,7 +244,18 @@ def _count(merged) -> np.ndarray:
     return np.asarray(merged[2], dtype=np.int64)
 
 
-def label(mask, structure=None, dims=None):
+def _output_dtype(output, ndim):
+    """``output``: None (int32) or a dtype scipy's label accepts; an array is refused."""
+    if output is None:
+        return None
+    if not isinstance(output, (type, np.dtype, str)) and (hasattr(output, "shape") or hasattr(output, "__array__")):
+        raise TypeError("output arrays cannot be filled by a lazy library: use the returned image")
+    ndi.label(np.zeros((1,) * max(ndim, 1)), output=output)  # scipy's error for a dtype it cannot label in
+    dtype = np.dtype(output)
+    return None if dtype == np.int32 else dtype
+
+
+def label(mask, structure=None, dims=None, *, output=None):
     """Label connected components, as ``scipy.ndimage.label``, across chunks.
 
     Parameters
@@ -244,11 +268,18 @@ def label(mask, structure=None, dims=None):
     dims : sequence of str, optional
         The dims connectivity runs along (default: all). ``("z", "y", "x")``
         on a ``(t, z, y, x)`` mask labels every time frame on its own.
+    output : dtype, optional
+        The labels' dtype (default int32), as scipy's ``output=<dtype>``: any dtype
+        scipy labels in (integers, float32/64, bool). scipy's RuntimeError
+        "insufficient bit-depth in requested output type" (more objects than the
+        dtype numbers exactly) needs the count, so it is raised when the labels are
+        computed (by any block), not at the call. An array to fill is refused
+        (TypeError): use the returned image.
 
     Returns
     -------
     labels : xarray.DataArray
-        int32, lazy, the image's grid; scipy's answer: the same objects, numbered
+        int32 (or ``output``), lazy, the image's grid; scipy's answer: the same objects, numbered
         ``1..n`` in the order of their first voxel (C order), as scipy numbers them.
     n : dask.array.Array
         The number of objects, a lazy 0-d array (``int(n)`` computes it).
@@ -264,11 +295,12 @@ def label(mask, structure=None, dims=None):
     (2, True)
     """
     image = as_image(mask)
+    dtype = _output_dtype(output, image.ndim)
     full = _full_structure(image, structure, dims)
     kernel = _Kernel(full)
     data = image.data
     grid_shape = data.numblocks
-    token = tokenize(data, full)
+    token = tokenize(data, full, dtype)
     summaries = data.map_blocks(_summary, kernel, data.shape, dtype=object, chunks=tuple((1,) * n for n in grid_shape),
                                 name=f"label-summary-{token}")
     # one small task over every block's summary: computed once, before the final pass
@@ -280,11 +312,11 @@ def label(mask, structure=None, dims=None):
     ))
     name = f"label-{token}"
     graph = {
-        (name, *index): (_relabel, (data.name, *index), merge_key, index, kernel)
+        (name, *index): (_relabel, (data.name, *index), merge_key, index, kernel) + ((dtype,) if dtype else ())
         for index in np.ndindex(*grid_shape)
     }
     layer = HighLevelGraph.from_collections(name, graph, dependencies=[data, merge])
-    labels = da.Array(layer, name, chunks=data.chunks, dtype=np.int32)
+    labels = da.Array(layer, name, chunks=data.chunks, dtype=dtype or np.int32)
     count_name = f"label-count-{token}"
     count = HighLevelGraph.from_collections(count_name, {(count_name,): (_count, merge_key)}, dependencies=[merge])
     n = da.Array(count, count_name, chunks=(), dtype=np.int64)

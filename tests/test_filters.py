@@ -405,3 +405,126 @@ def test_new_filters_are_lazy():
                     filters.gaussian_gradient_magnitude(image, 1.0, mode=["wrap", "constant", "reflect"]),
                     filters.generic_filter(image, np.mean, 3), filters.prewitt(image, output=np.float32)]:
             assert out.attrs["spacing"] == image.attrs["spacing"]
+
+
+# ---------------------------------------------------------------- vectorized_filter
+
+def _ptp(x, axis):
+    return np.ptp(x, axis=axis)
+
+
+VECTORIZED = [
+    (np.mean, dict(size=3)),
+    (np.median, dict(size=(2, 3, 4), origin=(0, 1, -1))),
+    (_ptp, dict(footprint=ndi.generate_binary_structure(3, 1))),
+    (np.max, dict(size=(3, 4), axes=(2, 0), origin=(-1, 1))),
+    (np.mean, dict(footprint=np.array([True, False, True, True]), axes=-2, origin=-1)),
+]
+
+
+@pytest.mark.parametrize("function, kwargs", VECTORIZED)
+@pytest.mark.parametrize("mode", ["reflect", "constant", "nearest", "mirror", "grid-wrap"])
+def test_vectorized_filter_3d(function, kwargs, mode):
+    data = np.random.default_rng(3).random((13, 17, 19))
+    expected = ndi.vectorized_filter(data, function, mode=mode, **kwargs)
+    for chunks in [(3, 4, 5), (13, 17, 19)]:
+        out = filters.vectorized_filter(bd.from_array(data, chunks=chunks), function, mode=mode, **kwargs)
+        assert out.dtype == expected.dtype
+        assert_eq(out.data, expected)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "mirror", "wrap"])
+def test_vectorized_filter_1d_and_2d(mode):
+    rng = np.random.default_rng(4)
+    line = rng.integers(0, 100, 23).astype(np.int16)
+    for kwargs in [dict(size=4), dict(size=5, origin=2), dict(footprint=[1, 0, 1])]:
+        expected = ndi.vectorized_filter(line, np.median, mode=mode, **kwargs)
+        assert_eq(filters.vectorized_filter(bd.from_array(line, chunks=3), np.median, mode=mode, **kwargs).data,
+                  expected)
+    plane = rng.random((14, 11)).astype(np.float32)
+    cval = 2.5 if mode == "constant" else None
+    expected = ndi.vectorized_filter(plane, _ptp, size=(2, 5), axes=(1, 0), mode=mode, cval=cval)
+    out = filters.vectorized_filter(bd.from_array(plane, chunks=(3, 4)), _ptp, size=(2, 5), axes=("x", "y"),
+                                    mode=mode, cval=cval)
+    assert out.dtype == np.float32
+    assert_eq(out.data, expected)
+
+
+def test_vectorized_filter_windows_longer_than_the_axes():
+    data = np.random.default_rng(5).random((5, 7))
+    for mode in ["reflect", "wrap", "nearest"]:
+        expected = ndi.vectorized_filter(data, np.mean, size=21, mode=mode)
+        assert_eq(filters.vectorized_filter(bd.from_array(data, chunks=2), np.mean, size=21, mode=mode).data,
+                  expected)
+
+
+def test_vectorized_filter_valid_mode_crops_the_grid():
+    data = np.random.default_rng(6).random((10, 11, 12))
+    image = bd.from_array(data, chunks=(3, 4, 5), spacing=(2.0, 1.0, 0.5))
+    out = filters.vectorized_filter(image, np.mean, size=(3, 5), axes=(0, 2), mode="valid")
+    expected = ndi.vectorized_filter(data, np.mean, size=(3, 5), axes=(0, 2), mode="valid")
+    assert out.shape == expected.shape == (8, 11, 8)
+    assert_eq(out.data, expected)
+    np.testing.assert_allclose(out.z.values, image.z.values[1:9])
+    np.testing.assert_allclose(out.x.values, image.x.values[2:10])
+    assert bd.image.geometry(out).offset == bd.image.geometry(image.isel(z=slice(1, None), x=slice(2, None))).offset
+    with pytest.raises(ValueError, match="window shape cannot be larger"):
+        filters.vectorized_filter(image, np.mean, size=11, mode="valid")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.float32, np.complex64, bool])
+def test_vectorized_filter_dtypes_and_output(dtype):
+    data = (np.random.default_rng(7).random((9, 10)) * 50).astype(dtype)
+    image = bd.from_array(data, chunks=(2, 3))
+    out = filters.vectorized_filter(image, np.sum, size=3)
+    expected = ndi.vectorized_filter(data, np.sum, size=3)
+    assert out.dtype == expected.dtype
+    assert_eq(out.data, expected)
+    output = np.complex128 if dtype == np.complex64 else np.float64
+    cast = filters.vectorized_filter(image, np.max, size=(1, 3), output=output)
+    assert cast.dtype == output
+    assert_eq(cast.data, ndi.vectorized_filter(data, np.max, size=(1, 3)).astype(output))
+
+
+def test_vectorized_filter_batch_memory():
+    data = np.random.default_rng(8).random((6, 40))
+    image = bd.from_array(data, chunks=(2, 7))
+    # enough for one row of windows of the whole image: every block runs in small batches
+    assert_eq(filters.vectorized_filter(image, np.mean, size=3, batch_memory=40 * 9 * 8).data,
+              ndi.vectorized_filter(data, np.mean, size=3))
+    with pytest.raises(ValueError, match="insufficient for minimum chunk size"):
+        filters.vectorized_filter(image, np.mean, size=3, batch_memory=40 * 9 * 8 - 1)
+    with pytest.raises(ValueError, match="must be positive"):
+        filters.vectorized_filter(image, np.mean, size=3, batch_memory=0)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(function="eggplant", size=2), ValueError, "must be a callable"),
+    (dict(), ValueError, "Either `size` or `footprint` must"),
+    (dict(size=2, footprint=np.ones((2, 2))), ValueError, "not both"),
+    (dict(size=(1, -1)), ValueError, "positive integers"),
+    (dict(size=(1, 2), axes=(0, 1, 2)), ValueError, "may not exceed"),
+    (dict(size=(2,)), ValueError, "must be compatible"),
+    (dict(size=2, origin=(1, 1.5)), ValueError, "must be integers"),
+    (dict(size=2, mode="coconut"), ValueError, "`mode` must be one of"),
+    (dict(size=2, mode="valid", origin=1), ValueError, "incompatible"),
+    (dict(size=2, mode="reflect", cval=1), ValueError, "only with `mode='constant'`"),
+    (dict(size=2, output=np.zeros((6, 7))), TypeError, "lazy library"),
+    (dict(function=lambda x, axis: np.stack([x.min(axis), x.max(axis)]), size=2), ValueError, "one value"),
+])
+def test_vectorized_filter_checks_arguments_at_call_time(kwargs, error, match):
+    kwargs = {"function": np.mean, **kwargs}
+    with raise_if_dask_computes(), pytest.raises(error, match=match):
+        filters.vectorized_filter(bd.from_array(np.ones((6, 7)), chunks=3), **kwargs)
+
+
+def test_vectorized_filter_4d_per_frame_and_empty():
+    data = np.random.default_rng(9).random((2, 5, 6, 7))
+    image = bd.from_array(data, chunks=(1, 2, 3, 4))
+    out = filters.vectorized_filter(image, np.median, size=3, axes=("y", "x"))
+    assert_eq(out.data, np.stack([ndi.vectorized_filter(f, np.median, size=3, axes=(1, 2)) for f in data]))
+    with pytest.raises(ValueError, match="'t'"):
+        filters.vectorized_filter(image, np.median, size=3, axes=0)
+    empty = np.zeros((0, 4))
+    assert_eq(filters.vectorized_filter(bd.from_array(empty), np.mean, size=1).data,
+              ndi.vectorized_filter(empty, np.mean, size=1))

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import bmia_dask as bd
 from bmia_dask.testing import raise_if_dask_computes
+from dask.array.utils import assert_eq
 
 
 def assert_same_partition(ours, reference):
@@ -151,3 +152,45 @@ def test_graphs_grow_with_the_chunks_not_the_voxels():
         sizes.append(len(dict(graph)))
     assert image.data.npartitions == 1000
     assert sizes[0] == sizes[1] and sizes[0] < 100 * 1000
+
+
+@pytest.mark.parametrize("output", [np.uint8, "i2", np.dtype(np.int64), np.uint64, np.float32, np.float64, np.int32])
+def test_output_dtype_as_scipy(output):
+    mask = np.random.default_rng(11).random((9, 11, 13)) > 0.85  # fewer than 256 objects
+    labels, n = bd.label(bd.from_array(mask, chunks=(3, 4, 5)), output=output)
+    expected, expected_n = ndi.label(mask, output=output)
+    assert labels.dtype == expected.dtype == np.dtype(output)
+    assert int(n) == expected_n
+    assert_eq(labels.data, expected)
+
+
+def test_output_with_too_few_bits_raises_scipys_error_when_computed():
+    line = np.zeros(600, bool)
+    line[::2] = True  # 300 objects
+    with pytest.raises(RuntimeError, match="insufficient bit-depth"):
+        ndi.label(line, output=np.uint8)
+    with raise_if_dask_computes():
+        labels, n = bd.label(bd.from_array(line, chunks=7), output=np.uint8)
+    assert labels.dtype == np.uint8
+    with pytest.raises(RuntimeError, match="insufficient bit-depth"):
+        labels.values
+    with pytest.raises(RuntimeError, match="insufficient bit-depth"):
+        labels[:7].values  # any block knows the count
+    assert int(n) == 300
+    fits, _ = bd.label(bd.from_array(line, chunks=7), output=np.uint16)
+    assert_eq(fits.data, ndi.label(line, output=np.uint16)[0])
+    one = np.zeros(9, bool)
+    one[2:5] = True
+    assert_eq(bd.label(bd.from_array(one, chunks=2), output=bool)[0].data, ndi.label(one, output=bool)[0])
+
+
+def test_output_arrays_and_bad_dtypes_are_refused_at_call_time():
+    image = bd.from_array(np.ones((4, 5)), chunks=2)
+    with pytest.raises(TypeError, match="lazy library"):
+        bd.label(image, output=np.zeros((4, 5), np.int32))
+    with pytest.raises(TypeError):  # scipy cannot label in float16 or complex either
+        ndi.label(np.ones((4, 5)), output=np.float16)
+    with pytest.raises(TypeError):
+        bd.label(image, output=np.float16)
+    with pytest.raises(TypeError):
+        bd.label(image, output=np.complex64)
