@@ -503,6 +503,141 @@ def _indices_image(image, features):
                         attrs={**image.attrs, "units": ""})
 
 
+@numba.njit(nogil=True, cache=True)
+def _chamfer_pass(values, features, offsets, previous, previous_features, has_previous):  # pragma: no cover
+    """In place, in raster order: scipy's one pass of ``distance_transform_cdt``
+    (``NI_DistanceTransformOnePass``) over a (n0, n1, n2) block, with its ties:
+    the first neighbour of the structure's first half (``offsets``, in the
+    structure's order) that gives the least distance + 1. ``previous`` is the
+    plane before the block (the pass's own result there), if ``has_previous``."""
+    n0, n1, n2 = values.shape
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                best = values[i, j, k]
+                if best == 0:
+                    continue
+                feature = features[i, j, k]
+                for o in range(offsets.shape[0]):
+                    ii = i + offsets[o, 0]
+                    jj = j + offsets[o, 1]
+                    kk = k + offsets[o, 2]
+                    if jj < 0 or jj >= n1 or kk < 0 or kk >= n2:
+                        continue
+                    if ii < 0:
+                        if not has_previous:
+                            continue
+                        tt = previous[jj, kk]
+                        tf = previous_features[jj, kk]
+                    else:
+                        tt = values[ii, jj, kk]
+                        tf = features[ii, jj, kk]
+                    if tt >= 0 and (best < 0 or tt + 1 < best):
+                        best = tt + 1
+                        feature = tf
+                values[i, j, k] = best
+                features[i, j, k] = feature
+
+
+def _cdt_offsets(structure):
+    """The first half of a 3**rank structure as neighbour offsets padded to 3 axes, in its order."""
+    rank = structure.ndim
+    flat = structure.ravel()
+    rows = [list(np.unravel_index(q, structure.shape)) for q in range(flat.size // 2) if flat[q]]
+    offsets = np.zeros((len(rows), 3), np.int64)
+    for r, position in enumerate(rows):
+        offsets[r, :rank] = np.asarray(position) - 1
+    return offsets
+
+
+def _cdt_start(block, axis, axes, start):
+    """Initial values (-1 foreground, 0 background) and features (flat index in the frame)
+    of a slab, in the (n0, n1, n2) layout."""
+    background, _ = _rows(block, axis)
+    plane = [block.shape[a] for a in axes[1:]]
+    layout = (len(background),) + tuple(plane) + (1,) * (3 - len(axes))
+    values = np.where(background, 0, -1).astype(np.int64).reshape(layout)
+    size = int(np.prod(layout[1:]))
+    features = (start * size + np.arange(values.size, dtype=np.int64)).reshape(layout)
+    return values, features
+
+
+def _cdt_forward(block, axis, axes, start, offsets, before):
+    values, features = _cdt_start(block, axis, axes, start)
+    empty = np.zeros(values.shape[1:], np.int64)
+    previous = before if before is not None else (empty, empty)
+    _chamfer_pass(values, features, offsets, previous[0], previous[1], before is not None)
+    return values, features
+
+
+def _cdt_both(block, axis, axes, start, offsets, before, after):
+    values, features = _cdt_forward(block, axis, axes, start, offsets, before)
+    empty = np.zeros(values.shape[1:], np.int64)
+    following = (after[0][::-1, ::-1], after[1][::-1, ::-1]) if after is not None else (empty, empty)
+    _chamfer_pass(values[::-1, ::-1, ::-1], features[::-1, ::-1, ::-1], offsets, following[0], following[1],
+                  after is not None)
+    return values, features
+
+
+def _cdt_last_plane(block, axis, axes, start, offsets, before):
+    values, features = _cdt_forward(block, axis, axes, start, offsets, before)
+    return values[-1].copy(), features[-1].copy()
+
+
+def _cdt_first_plane(block, axis, axes, start, offsets, before, after):
+    values, features = _cdt_both(block, axis, axes, start, offsets, before, after)
+    return values[0].copy(), features[0].copy()
+
+
+def _cdt_slab(block, axis, axes, start, offsets, before, after, frame, origin):
+    """scipy's indices (one component per array axis) and distances of a slab, stacked (int32)."""
+    values, features = _cdt_both(block, axis, axes, start, offsets, before, after)
+    out = np.empty((block.ndim + 1,) + block.shape, np.int32)
+    positions = np.unravel_index(features, frame)
+    for a in range(block.ndim):  # spatial dims in layout order; the others (t) are of size 1
+        out[a] = positions[axes.index(a)].reshape(block.shape) if a in axes else origin[a]
+    out[-1] = values.reshape(block.shape)
+    return out
+
+
+def _cdt_graph(data, axes, structure):
+    """Forward planes chained along the first axis, backward planes chained back (each
+    recomputing its slab's forward pass), then one task per slab: scipy's raster order
+    and ties are sequential, so the planes follow the slabs one after the other."""
+    axis = axes[0]
+    plane = int(np.prod([data.shape[a] for a in axes[1:]]))
+    thickness = max(1, _SLAB_BYTES // (8 * plane))
+    chunks = list(data.chunks)
+    length = data.shape[axis]
+    chunks[axis] = tuple(min(thickness, length - s) for s in range(0, length, thickness))
+    for a in axes[1:]:
+        chunks[a] = (data.shape[a],)
+    for a in range(data.ndim):
+        if a not in axes:
+            chunks[a] = (1,) * data.shape[a]
+    slabs = data.rechunk(tuple(chunks))
+    offsets = _cdt_offsets(structure)
+    frame = tuple(data.shape[a] for a in axes) + (1,) * (3 - len(axes))
+    token = tokenize(slabs, axes, structure)
+    forward, backward, name = (f"cdt-{k}-{token}" for k in ("forward", "backward", "slab"))
+    starts = np.concatenate([[0], np.cumsum(chunks[axis])[:-1]]).astype(int)
+    grid = slabs.numblocks
+    graph = {}
+    for index in np.ndindex(*grid):
+        s = index[axis]
+        before = (forward, *index[:axis], s - 1, *index[axis + 1:]) if s > 0 else None
+        after = (backward, *index[:axis], s + 1, *index[axis + 1:]) if s < grid[axis] - 1 else None
+        start = int(starts[s])
+        graph[(forward, *index)] = (_cdt_last_plane, (slabs.name, *index), axis, axes, start, offsets, before)
+        graph[(backward, *index)] = (_cdt_first_plane, (slabs.name, *index), axis, axes, start, offsets, before,
+                                     after)
+        origin = tuple(start if a == axis else 0 if a in axes else int(i) for a, i in enumerate(index))
+        graph[(name, 0, *index)] = (_cdt_slab, (slabs.name, *index), axis, axes, start, offsets, before, after,
+                                    frame, origin)
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[slabs])
+    return da.Array(layer, name, chunks=((data.ndim + 1,),) + tuple(chunks), dtype=np.int32)
+
+
 def _check_returns(return_distances, return_indices, distances, indices, features=False):
     """scipy's checks, then refusal of arrays to fill (a lazy library returns its results)."""
     errors = []
@@ -544,11 +679,20 @@ def distance_transform_cdt(mask, metric="chessboard", *, return_distances=True, 
     metric : {"chessboard", "taxicab", "cityblock", "manhattan"} or array_like
         A name, or scipy's structures for these (``generate_binary_structure(n, n)``
         or ``(n, 1)``). Other structures raise ``ValueError``.
+    return_distances, return_indices : bool, optional
+        As scipy. ``return_indices=True`` gives scipy's indices of the nearest
+        background voxel with scipy's choice among equally near ones (its two
+        raster passes): planes are then passed from slab to slab along the first
+        axis, one slab after the other. ``distances``/``indices`` arrays to fill
+        raise ``TypeError``.
 
     Returns
     -------
-    xarray.DataArray
+    distances : xarray.DataArray
         int32 distances in voxels (-1 in a frame without background, as scipy).
+    indices : xarray.DataArray
+        With ``return_indices=True``: int32, dims ``("axis",) + mask.dims`` (a
+        frame's ``t`` is its own); ``(distances, indices)`` when both are asked for.
 
     Examples
     --------
@@ -557,6 +701,9 @@ def distance_transform_cdt(mask, metric="chessboard", *, return_distances=True, 
     >>> mask[0, 0] = False
     >>> bd.distance.distance_transform_cdt(bd.from_array(mask, chunks=2), "taxicab").values[4].tolist()
     [4, 5, 6, 7, 8]
+    >>> distances, indices = bd.distance.distance_transform_cdt(bd.from_array(mask, chunks=2), return_indices=True)
+    >>> indices.values[:, 4, 4].tolist()
+    [0, 0]
     """
     image = as_image(mask)
     n = len(spatial_axes(image))
@@ -582,8 +729,19 @@ def distance_transform_cdt(mask, metric="chessboard", *, return_distances=True, 
         if name is None:
             raise ValueError("metric: only the taxicab and chessboard structures (generate_binary_structure(n, 1) "
                              "or (n, n)) are computed across chunks")
-    _check_returns(return_distances, return_indices, distances, indices)
-    return _metric_transform(image, name, np.int32)
+    _check_returns(return_distances, return_indices, distances, indices, features=True)
+    if not return_indices:
+        return _metric_transform(image, name, np.int32)
+    axes = spatial_axes(image)
+    if not axes:
+        raise ValueError(f"mask must have spatial dims, got dims {image.dims}")
+    structure = ndi.generate_binary_structure(len(axes), 1 if name == "taxicab" else len(axes))
+    stacked = _cdt_graph(image.data, axes, structure)
+    in_plane = {a + 1: image.data.chunks[a] for a in axes[1:]}
+    indices = _indices_image(image, stacked[:-1].rechunk(in_plane))
+    if not return_distances:
+        return indices
+    return like(image, stacked[-1].rechunk({a - 1: c for a, c in in_plane.items()}), units=""), indices
 
 
 def distance_transform_bf(mask, metric="euclidean", sampling=None, *, return_distances=True,

@@ -156,7 +156,6 @@ def test_edt_sampling_positional_and_graph_valid():
         (lambda m: distance.distance_transform_bf(m, "foo"), RuntimeError),
         (lambda m: bd.distance_transform_edt(m, return_indices=True, indices=np.zeros((3,) + m.shape, np.int32)),
          TypeError),
-        (lambda m: distance.distance_transform_cdt(m, return_indices=True), ValueError),
         (lambda m: distance.distance_transform_bf(m, return_indices=True), ValueError),
         (lambda m: distance.distance_transform_bf(m, "taxicab", return_indices=True), ValueError),
     ],
@@ -261,6 +260,73 @@ def test_edt_indices_4d_frame_by_frame():
     ours_d, ours_i = ours_d.values, ours_i.values
     for frame in range(3):
         distances, indices = ndi.distance_transform_edt(mask[frame], sampling=(2.0, 1.0, 1.5), return_indices=True)
+        np.testing.assert_array_equal(ours_i[1:, frame], indices)
+        np.testing.assert_array_equal(ours_d[frame], distances)
+    np.testing.assert_array_equal(ours_i[0], np.arange(3)[:, None, None, None] + np.zeros(mask.shape, int))
+
+
+def check_cdt_features(mask, chunks, metric, layouts=(None, 1, 2)):
+    """bd's cdt (distances, indices) equal to scipy's, exactly, for slabs of any thickness; graphs valid."""
+    distances, indices = ndi.distance_transform_cdt(mask, metric, return_indices=True)
+    plane = int(np.prod(mask.shape[1:]))
+    for layout in layouts:
+        with pytest.MonkeyPatch.context() as patch:
+            if layout:
+                patch.setattr(distance, "_SLAB_BYTES", 8 * plane * layout)
+            ours_d, ours_i = distance.distance_transform_cdt(bd.from_array(mask, chunks=chunks), metric,
+                                                             return_indices=True)
+        assert ours_i.dtype == np.int32 and ours_d.dtype == np.int32
+        if layout is None:
+            assert_eq(ours_i.data, indices)
+            assert_eq(ours_d.data, distances)
+        ours_d, ours_i = dask.compute(ours_d.data, ours_i.data)
+        np.testing.assert_array_equal(ours_i, indices, err_msg=f"{layout}")
+        np.testing.assert_array_equal(ours_d, distances, err_msg=f"{layout}")
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("density", [0.05, 0.5, 0.95])
+@pytest.mark.parametrize("metric", ["chessboard", "taxicab"])
+def test_cdt_indices_equal_to_scipy(ndim, density, metric):
+    rng = np.random.default_rng(ndim * 10 + int(density * 100))
+    mask = rng.random(FEATURE_SHAPES[ndim]) < density
+    for chunks in FEATURE_GRIDS[ndim]:
+        check_cdt_features(mask, chunks, metric)
+
+
+def test_cdt_indices_ties_and_no_background_as_scipy():
+    mask = np.ones((12, 14, 10), bool)
+    mask[::5, ::4, ::3] = False
+    for metric in ("chessboard", "taxicab", ndi.generate_binary_structure(3, 1)):
+        check_cdt_features(mask, (3, 4, 5), metric)
+    check_cdt_features(np.ones((5, 6), bool), (2, 3), "chessboard")
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 10), st.integers(1, 10), st.integers(1, 10)),
+    chunk=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5)),
+    density=st.floats(0.05, 0.95),
+    seed=st.integers(0, 1000),
+)
+def test_cdt_indices_any_shape_and_chunking(shape, chunk, density, seed):
+    mask = np.random.default_rng(seed).random(shape) < density
+    check_cdt_features(mask, chunk, "taxicab" if seed % 2 else "chessboard", layouts=[1])
+
+
+def test_cdt_indices_return_types_lazy_and_4d():
+    rng = np.random.default_rng(8)
+    mask = rng.random((3, 6, 7, 8)) < 0.85
+    mask[2] = True  # no background: scipy's -1 and the voxel's own index
+    image = bd.from_array(mask, dims=("t", "z", "y", "x"), chunks=(1, 2, 3, 4))
+    with raise_if_dask_computes():
+        only = distance.distance_transform_cdt(image, "taxicab", return_distances=False, return_indices=True)
+        both = distance.distance_transform_cdt(image, "taxicab", return_indices=True)
+    assert not isinstance(only, tuple) and only.shape == (4,) + mask.shape
+    assert isinstance(both, tuple) and both[0].data.chunks[2:] == image.data.chunks[2:]
+    ours_d, ours_i = both[0].values, only.values
+    for frame in range(3):
+        distances, indices = ndi.distance_transform_cdt(mask[frame], "taxicab", return_indices=True)
         np.testing.assert_array_equal(ours_i[1:, frame], indices)
         np.testing.assert_array_equal(ours_d[frame], distances)
     np.testing.assert_array_equal(ours_i[0], np.arange(3)[:, None, None, None] + np.zeros(mask.shape, int))
