@@ -131,8 +131,8 @@ def _map_with_margins(data, func, depth: dict, dtype):
     whole chunk in memory until the block that takes it is done. Here every
     chunk hands its neighbours copies of the margins they need (one task per
     chunk), so a chunk is freed as soon as its own block is done. The margins
-    must not be
-    deeper than the chunks (:func:`overlap_apply` merges smaller ones).
+    must not be deeper than the chunks (:func:`overlap_apply` merges smaller
+    ones).
     """
     import dask.array as da
     from dask.base import tokenize
@@ -145,17 +145,26 @@ def _map_with_margins(data, func, depth: dict, dtype):
     token = tokenize(data, func, depth, dtype)
     name, margins_name = f"overlap-{token}", f"margins-{token}"
     steps = [(-1, 0, 1) if d else (0,) for d in depth]
+
+    @functools.lru_cache(maxsize=None)
+    def layout(place):
+        """What a chunk lends and where its block's lenders sit: the same for every chunk
+        with the same place in the grid (first, last or inside, per axis)."""
+        index = [0 if p == "first" else n - 1 if p == "last" else 1 for p, n in zip(place, grid)]
+        lent = [(side, tuple(_margin(s, d) for s, d in zip(side, depth))) for side in _sides(index, grid, steps, -1)]
+        before = [depth[a] * (p != "first") for a, p in enumerate(place)]
+        after = [depth[a] * (p != "last") for a, p in enumerate(place)]
+        return lent, _sides(index, grid, steps, 1), before, after
+
     tasks = {}
     for index in np.ndindex(*grid):
+        place = tuple("first" if i == 0 else "last" if i == n - 1 else "inside" for i, n in zip(index, grid))
         # the margins this chunk lends, keyed by where it sits as seen from the borrowing block
-        lent = [(side, tuple(_margin(s, d) for s, d in zip(side, depth))) for side in _sides(index, grid, steps, -1)]
+        lent, sides, before, after = layout(place)
         if lent:
             tasks[(margins_name, *index)] = (_copy_margins, (data.name, *index), lent)
-        sides = _sides(index, grid, steps, 1)  # where this block's lenders sit
         tasks[(name, *index)] = (
-            _with_margins, func, (data.name, *index), sides,
-            [depth[a] * (index[a] > 0) for a in range(data.ndim)],
-            [depth[a] * (index[a] < grid[a] - 1) for a in range(data.ndim)],
+            _with_margins, func, (data.name, *index), sides, before, after,
             *[(margins_name, *(i + s for i, s in zip(index, side))) for side in sides],
         )
     graph = HighLevelGraph.from_collections(name, tasks, dependencies=[data])
