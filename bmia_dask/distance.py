@@ -164,9 +164,10 @@ def _slab_edges(background, start, before, after, edges):  # pragma: no cover - 
 
 
 @numba.njit(nogil=True, cache=True)
-def _nearest_first_rows(background, start, before, after):  # pragma: no cover - compiled
+def _nearest_first_rows(background, start, before, after, later):  # pragma: no cover - compiled
     """Global index along axis 0 of the nearest background voxel, for every column
-    (scipy's tie: the lower index), -1 if the column has none.
+    (ties: the lower index as scipy's edt, the higher one if ``later``, as its bf),
+    -1 if the column has none.
 
     ``before`` and ``after`` are as for :func:`_along_first_rows`.
     """
@@ -184,15 +185,18 @@ def _nearest_first_rows(background, start, before, after):  # pragma: no cover -
         for j in range(columns):
             if background[i, j]:
                 nearest[j] = here
-            if nearest[j] != np.inf and (out[i, j] < 0 or nearest[j] - here < here - out[i, j]):
+            if nearest[j] != np.inf and (out[i, j] < 0 or nearest[j] - here < here - out[i, j]
+                                         or (later and nearest[j] - here == here - out[i, j])):
                 out[i, j] = np.int64(nearest[j])
     return out
 
 
 @numba.njit(nogil=True, cache=True)
-def _voronoi_lines(features, d, outer, start, sampling):  # pragma: no cover - compiled
+def _voronoi_lines(features, d, outer, start, sampling, later):  # pragma: no cover - compiled
     """In place: Maurer's Voronoi pass along the last axis of ``features`` (rank, X, Y, L),
-    with scipy's arithmetic and ties (``ni_morphology.c``, ``_VoronoiFT``).
+    with scipy's arithmetic and ties (``ni_morphology.c``, ``_VoronoiFT``); if ``later``,
+    the greatest feature (C order) among equally near sites (scipy's bf's choice: exact
+    when the distances are whole numbers).
 
     ``d`` is the component of the line axis, ``outer`` the components of the X and Y
     axes (>= rank: a padding axis), ``start`` the global index of component 0's first
@@ -259,11 +263,26 @@ def _voronoi_lines(features, d, outer, start, sampling):  # pragma: no cover - c
                         break
                     delta1 = delta2
                     l += 1
+                best = g[l]
+                m = l + 1
+                while later and m <= maxl:  # the equally near sites follow l
+                    delta2 = 0.0
+                    for jj in range(rank):
+                        t = float(f[g[m], jj] - (ii if jj == d else coor[jj])) * sampling[jj]
+                        delta2 += t * t
+                    if delta2 != delta1:
+                        break
+                    for jj in range(rank):
+                        if f[g[m], jj] != f[best, jj]:
+                            if f[g[m], jj] > f[best, jj]:
+                                best = g[m]
+                            break
+                    m += 1
                 for jj in range(rank):
-                    features[jj, x, y, ii] = f[g[l], jj]
+                    features[jj, x, y, ii] = f[best, jj]
 
 
-def _slab_features(group, axis, piece, origin, edges, index, axes, sampling):
+def _slab_features(group, axis, piece, origin, edges, index, axes, sampling, later=False):
     """scipy's feature transform of the slab ``piece`` of a group: int32, one component
     per array axis (a frame's ``t`` is its own index), global indices.
 
@@ -275,7 +294,7 @@ def _slab_features(group, axis, piece, origin, edges, index, axes, sampling):
     block = group[tuple(take)]
     background, _ = _rows(block, axis)
     start = origin[axis]
-    first = _nearest_first_rows(background, float(start), edges[0][index], edges[1][index])
+    first = _nearest_first_rows(background, float(start), edges[0][index], edges[1][index], later)
     rank = len(axes)
     plane = [block.shape[a] for a in axes[1:]]
     layout = (len(background),) + tuple(plane) + (1,) * (3 - rank)
@@ -289,7 +308,7 @@ def _slab_features(group, axis, piece, origin, edges, index, axes, sampling):
     for d in range(1, rank):
         outer = np.array([a for a in range(3) if a != d], dtype=np.int64)
         view = np.moveaxis(features, d + 1, -1)
-        _voronoi_lines(view, d, outer, start, samples)
+        _voronoi_lines(view, d, outer, start, samples, later)
     out = np.empty((group.ndim,) + block.shape, np.int32)
     for a in range(group.ndim):  # spatial dims in layout order; the others (t) are of size 1
         out[a] = features[axes.index(a)].reshape(block.shape) if a in axes else origin[a]
@@ -464,11 +483,12 @@ def _graph(data, axes, weights, dtype, metric="euclidean"):
         for k in range(len(slabs[g])):
             piece = slice(int(offsets[k]), int(offsets[k + 1]))
             at = tuple(first_slab + k if a == axis else i for a, i in enumerate(index))
-            if metric == "features":
+            if metric in ("features", "bf-features"):
                 origin = tuple(int(starts[g] + offsets[k]) if a == axis else 0 if a in axes else int(i)
                                for a, i in enumerate(index))
                 graph[(name, 0, *at)] = (
                     _slab_features, (groups.name, *index), axis, piece, origin, (edges, *index), k, axes, weights,
+                    metric == "bf-features",
                 )
                 continue
             graph[(name, *at)] = (
@@ -477,15 +497,24 @@ def _graph(data, axes, weights, dtype, metric="euclidean"):
             )
     out_chunks = list(chunks)
     out_chunks[axis] = tuple(s for group in slabs for s in group)
-    if metric == "features":
+    if metric in ("features", "bf-features"):
         out_chunks = [(data.ndim,)] + out_chunks
     layer = HighLevelGraph.from_collections(name, graph, dependencies=[groups, chains])
     return da.Array(layer, name, chunks=tuple(out_chunks), dtype=dtype)
 
 
-def _distances_from_features(features, axes, sampling, dtype, block_info=None):
+def _bf_without_background(features, axes):
+    features = features.copy()
+    none = features[axes[0]] < 0
+    for a in axes:
+        features[a][none] = 0
+    return features
+
+
+def _distances_from_features(features, axes, sampling, dtype, bf=False, block_info=None):
     """Distances of a block of the feature transform, with scipy's arithmetic
-    (``(feature - index) * sampling``, squared, summed in axis order, square root)."""
+    (``(feature - index) * sampling``, squared, summed in axis order, square root);
+    scipy's bf gives ``sqrt(DBL_MAX)`` in a frame without background."""
     location = block_info[0]["array-location"][1:]
     total = None
     for k, a in enumerate(axes):
@@ -493,6 +522,8 @@ def _distances_from_features(features, axes, sampling, dtype, block_info=None):
         step = (features[a] - here).astype(np.float64) * sampling[k]
         step *= step
         total = step if total is None else total + step
+    if bf:
+        total[features[axes[0]] < 0] = np.finfo(np.float64).max
     return np.sqrt(total).astype(dtype, copy=False)
 
 
@@ -652,9 +683,9 @@ def _check_returns(return_distances, return_indices, distances, indices, feature
     if distances is not None or indices is not None:
         raise TypeError(_OUTPUT_ARRAY)
     if return_indices and not features:
-        raise ValueError("return_indices is only available for the Euclidean distance_transform_edt: the "
-                         "index of the nearest background voxel, with scipy's choice among equally near ones, "
-                         "is not computed across chunks for this transform yet")
+        raise ValueError("return_indices is not available for distance_transform_bf's taxicab and chessboard "
+                         "metrics: the index of the nearest background voxel, with scipy's bf's choice among "
+                         "equally near ones, is not computed across chunks for them yet")
 
 
 def _metric_transform(image, metric, dtype):
@@ -752,6 +783,12 @@ def distance_transform_bf(mask, metric="euclidean", sampling=None, *, return_dis
     (float64, ``sampling`` as there: default the image's spacing), taxicab and
     chessboard are :func:`distance_transform_cdt`'s answers as uint32, as scipy.
 
+    ``return_indices=True`` (Euclidean metric only, whole-number ``sampling``)
+    gives scipy's bf indices: the last, in C order, of the equally near
+    background voxels, and ``(distances, indices)`` as there. With other
+    sampling, scipy's choice rests on rounded distances and taxicab and
+    chessboard ties are not computed across chunks: ``ValueError``.
+
     Examples
     --------
     >>> import numpy as np, bmia_dask as bd
@@ -763,9 +800,8 @@ def distance_transform_bf(mask, metric="euclidean", sampling=None, *, return_dis
     image = as_image(mask)
     name = metric.lower()
     if name == "euclidean":
-        _check_returns(return_distances, return_indices, distances, indices)  # bf's ties are not edt's
-        return distance_transform_edt(image, sampling, return_distances=return_distances,
-                                      return_indices=return_indices, distances=distances, indices=indices)
+        _check_returns(return_distances, return_indices, distances, indices, features=True)
+        return _edt(image, sampling, return_distances, return_indices, np.float64, bf=True)
     if name not in ("taxicab", "cityblock", "manhattan", "chessboard"):
         raise RuntimeError("distance metric not supported")
     _check_returns(return_distances, return_indices, distances, indices)
@@ -826,6 +862,11 @@ def distance_transform_edt(mask, sampling=None, *, return_distances=True, return
     """
     image = as_image(mask)
     _check_returns(return_distances, return_indices, distances, indices, features=True)
+    return _edt(image, sampling, return_distances, return_indices, dtype)
+
+
+def _edt(image, sampling, return_distances, return_indices, dtype, bf=False):
+    """distance_transform_edt, or with ``bf`` the feature transform of distance_transform_bf."""
     axes = spatial_axes(image)
     if not axes:
         raise ValueError(f"mask must have spatial dims, got dims {image.dims}")
@@ -842,11 +883,16 @@ def distance_transform_edt(mask, sampling=None, *, return_distances=True, return
     if not return_indices:
         distance = _graph(data, axes, tuple(weights), np.dtype(dtype))
         return like(image, distance.rechunk(in_plane), units=units)
-    features = _graph(data, axes, tuple(sampling), np.dtype(np.int32), "features")
+    if bf and not all(float(s).is_integer() for s in sampling):
+        raise ValueError("distance_transform_bf(return_indices=True) needs whole-number sampling: scipy's choice "
+                         f"among equally near voxels then rests on rounded distances, got sampling={sampling!r}")
+    features = _graph(data, axes, tuple(sampling), np.dtype(np.int32), "bf-features" if bf else "features")
     features = features.rechunk({a + 1: c for a, c in in_plane.items()})
+    distance = da.map_blocks(_distances_from_features, features, axes, tuple(sampling), np.dtype(dtype), bf,
+                             drop_axis=0, dtype=np.dtype(dtype))
+    if bf:  # a frame without background: scipy's bf gives index 0
+        features = features.map_blocks(_bf_without_background, axes, dtype=np.int32)
     indices = _indices_image(image, features)
     if not return_distances:
         return indices
-    distance = da.map_blocks(_distances_from_features, features, axes, tuple(sampling), np.dtype(dtype),
-                             drop_axis=0, dtype=np.dtype(dtype))
     return like(image, distance, units=units), indices
