@@ -282,7 +282,68 @@ def _voronoi_lines(features, d, outer, start, sampling, later):  # pragma: no co
                     features[jj, x, y, ii] = f[best, jj]
 
 
-def _slab_features(group, axis, piece, origin, edges, index, axes, sampling, later=False):
+@numba.njit(nogil=True, cache=True)
+def _later(f, a, b):  # pragma: no cover - compiled
+    """Whether feature ``f[a]`` comes after ``f[b]`` in C order."""
+    for jj in range(f.shape[1]):
+        if f[a, jj] != f[b, jj]:
+            return f[a, jj] > f[b, jj]
+    return False
+
+
+@numba.njit(nogil=True, cache=True)
+def _taxicab_lines(features, d, outer, start):  # pragma: no cover - compiled
+    """In place: the taxicab pass along the last axis of ``features`` (rank, X, Y, L),
+    keeping the last feature (C order) among equally near sites (scipy's bf's choice)."""
+    rank, X, Y, L = features.shape
+    far = np.int64(1) << 60
+    f = np.empty((L, rank), np.int64)
+    value = np.empty(L, np.int64)
+    left = np.empty(L, np.int64)
+    left_site = np.empty(L, np.int64)
+    coor = np.zeros(rank, np.int64)
+    for x in range(X):
+        for y in range(Y):
+            if outer[0] < rank:
+                coor[outer[0]] = x + (start if outer[0] == 0 else 0)
+            if outer[1] < rank:
+                coor[outer[1]] = y + (start if outer[1] == 0 else 0)
+            for ii in range(L):
+                for jj in range(rank):
+                    f[ii, jj] = features[jj, x, y, ii]
+                value[ii] = far
+                if f[ii, 0] >= 0:
+                    total = 0
+                    for jj in range(rank):
+                        if jj != d:
+                            total += abs(f[ii, jj] - coor[jj])
+                    value[ii] = total
+            for q in range(L):
+                left[q] = value[q]
+                left_site[q] = q
+                if q > 0 and left[q - 1] < far:
+                    step = left[q - 1] + 1
+                    if step < left[q] or (step == left[q] and _later(f, left_site[q - 1], q)):
+                        left[q] = step
+                        left_site[q] = left_site[q - 1]
+            right = far
+            right_site = -1
+            for q in range(L - 1, -1, -1):
+                step = right + 1 if right < far else far
+                if value[q] < step or (value[q] == step and value[q] < far and _later(f, q, right_site)):
+                    right = value[q]
+                    right_site = q
+                else:
+                    right = step
+                site = left_site[q]
+                if right < left[q] or (right == left[q] and right < far and _later(f, right_site, site)):
+                    site = right_site
+                if left[q] < far or right < far:
+                    for jj in range(rank):
+                        features[jj, x, y, q] = f[site, jj]
+
+
+def _slab_features(group, axis, piece, origin, edges, index, axes, sampling, later=False, taxicab=False):
     """scipy's feature transform of the slab ``piece`` of a group: int32, one component
     per array axis (a frame's ``t`` is its own index), global indices.
 
@@ -308,7 +369,10 @@ def _slab_features(group, axis, piece, origin, edges, index, axes, sampling, lat
     for d in range(1, rank):
         outer = np.array([a for a in range(3) if a != d], dtype=np.int64)
         view = np.moveaxis(features, d + 1, -1)
-        _voronoi_lines(view, d, outer, start, samples, later)
+        if taxicab:
+            _taxicab_lines(view, d, outer, start)
+        else:
+            _voronoi_lines(view, d, outer, start, samples, later)
     out = np.empty((group.ndim,) + block.shape, np.int32)
     for a in range(group.ndim):  # spatial dims in layout order; the others (t) are of size 1
         out[a] = features[axes.index(a)].reshape(block.shape) if a in axes else origin[a]
@@ -483,12 +547,12 @@ def _graph(data, axes, weights, dtype, metric="euclidean"):
         for k in range(len(slabs[g])):
             piece = slice(int(offsets[k]), int(offsets[k + 1]))
             at = tuple(first_slab + k if a == axis else i for a, i in enumerate(index))
-            if metric in ("features", "bf-features"):
+            if metric in ("features", "bf-features", "bf-taxicab-features"):
                 origin = tuple(int(starts[g] + offsets[k]) if a == axis else 0 if a in axes else int(i)
                                for a, i in enumerate(index))
                 graph[(name, 0, *at)] = (
                     _slab_features, (groups.name, *index), axis, piece, origin, (edges, *index), k, axes, weights,
-                    metric == "bf-features",
+                    metric != "features", metric == "bf-taxicab-features",
                 )
                 continue
             graph[(name, *at)] = (
@@ -497,7 +561,7 @@ def _graph(data, axes, weights, dtype, metric="euclidean"):
             )
     out_chunks = list(chunks)
     out_chunks[axis] = tuple(s for group in slabs for s in group)
-    if metric in ("features", "bf-features"):
+    if metric in ("features", "bf-features", "bf-taxicab-features"):
         out_chunks = [(data.ndim,)] + out_chunks
     layer = HighLevelGraph.from_collections(name, graph, dependencies=[groups, chains])
     return da.Array(layer, name, chunks=tuple(out_chunks), dtype=dtype)
@@ -509,6 +573,17 @@ def _bf_without_background(features, axes):
     for a in axes:
         features[a][none] = 0
     return features
+
+
+def _taxicab_from_features(features, axes, block_info=None):
+    """uint32 taxicab distances of a block of bf's feature transform (``UINT_MAX`` without background)."""
+    location = block_info[0]["array-location"][1:]
+    total = np.zeros(features.shape[1:], np.int64)
+    for a in axes:
+        here = np.arange(*location[a]).reshape([-1 if b == a else 1 for b in range(len(location))])
+        total += np.abs(features[a] - here)
+    total[features[axes[0]] < 0] = np.iinfo(np.uint32).max
+    return total.astype(np.uint32)
 
 
 def _distances_from_features(features, axes, sampling, dtype, bf=False, block_info=None):
@@ -683,9 +758,9 @@ def _check_returns(return_distances, return_indices, distances, indices, feature
     if distances is not None or indices is not None:
         raise TypeError(_OUTPUT_ARRAY)
     if return_indices and not features:
-        raise ValueError("return_indices is not available for distance_transform_bf's taxicab and chessboard "
-                         "metrics: the index of the nearest background voxel, with scipy's bf's choice among "
-                         "equally near ones, is not computed across chunks for them yet")
+        raise ValueError("return_indices is not available for distance_transform_bf's chessboard metric: the "
+                         "index of the nearest background voxel, with scipy's bf's choice among equally near "
+                         "ones, is not computed across chunks for it yet")
 
 
 def _metric_transform(image, metric, dtype):
@@ -783,11 +858,11 @@ def distance_transform_bf(mask, metric="euclidean", sampling=None, *, return_dis
     (float64, ``sampling`` as there: default the image's spacing), taxicab and
     chessboard are :func:`distance_transform_cdt`'s answers as uint32, as scipy.
 
-    ``return_indices=True`` (Euclidean metric only, whole-number ``sampling``)
-    gives scipy's bf indices: the last, in C order, of the equally near
-    background voxels, and ``(distances, indices)`` as there. With other
-    sampling, scipy's choice rests on rounded distances and taxicab and
-    chessboard ties are not computed across chunks: ``ValueError``.
+    ``return_indices=True`` (Euclidean metric with whole-number ``sampling``,
+    or taxicab) gives scipy's bf indices: the last, in C order, of the equally
+    near background voxels, and ``(distances, indices)`` as there. With other
+    sampling scipy's choice rests on rounded distances, and chessboard ties
+    are not computed across chunks: ``ValueError``.
 
     Examples
     --------
@@ -804,8 +879,20 @@ def distance_transform_bf(mask, metric="euclidean", sampling=None, *, return_dis
         return _edt(image, sampling, return_distances, return_indices, np.float64, bf=True)
     if name not in ("taxicab", "cityblock", "manhattan", "chessboard"):
         raise RuntimeError("distance metric not supported")
-    _check_returns(return_distances, return_indices, distances, indices)
-    return _metric_transform(image, "chessboard" if name == "chessboard" else "taxicab", np.uint32)
+    _check_returns(return_distances, return_indices, distances, indices, features=name != "chessboard")
+    if not return_indices:
+        return _metric_transform(image, "chessboard" if name == "chessboard" else "taxicab", np.uint32)
+    axes = spatial_axes(image)
+    if not axes:
+        raise ValueError(f"mask must have spatial dims, got dims {image.dims}")
+    data = image.data
+    features = _graph(data, axes, (1.0,) * len(axes), np.dtype(np.int32), "bf-taxicab-features")
+    features = features.rechunk({a + 1: data.chunks[a] for a in axes[1:]})
+    distance = da.map_blocks(_taxicab_from_features, features, axes, drop_axis=0, dtype=np.uint32)
+    indices = _indices_image(image, features.map_blocks(_bf_without_background, axes, dtype=np.int32))
+    if not return_distances:
+        return indices
+    return like(image, distance, units=""), indices
 
 
 def distance_transform_edt(mask, sampling=None, *, return_distances=True, return_indices=False, distances=None,

@@ -157,7 +157,7 @@ def test_edt_sampling_positional_and_graph_valid():
         (lambda m: bd.distance_transform_edt(m, return_indices=True, indices=np.zeros((3,) + m.shape, np.int32)),
          TypeError),
         (lambda m: distance.distance_transform_bf(m, sampling=(1.0, 0.5, 1.0), return_indices=True), ValueError),
-        (lambda m: distance.distance_transform_bf(m, "taxicab", return_indices=True), ValueError),
+        (lambda m: distance.distance_transform_bf(m, "chessboard", return_indices=True), ValueError),
     ],
 )
 def test_bad_arguments_as_scipy(call, error):
@@ -334,20 +334,23 @@ def test_cdt_indices_return_types_lazy_and_4d():
 
 @pytest.mark.parametrize("ndim", [1, 2, 3])
 @pytest.mark.parametrize("density", [0.05, 0.5, 0.95])
-def test_bf_euclidean_indices_equal_to_scipy(ndim, density):
+@pytest.mark.parametrize("metric", ["euclidean", "taxicab"])
+def test_bf_indices_equal_to_scipy(ndim, density, metric):
     # scipy's bf: the last (C order) of the equally near background voxels
     rng = np.random.default_rng(ndim * 10 + int(density * 100))
     mask = rng.random(FEATURE_SHAPES[ndim]) < density
     plane = int(np.prod(mask.shape[1:]))
     for chunks, sampling in zip(FEATURE_GRIDS[ndim], [None, (2.0, 1.0, 3.0)[:ndim]]):
-        distances, indices = ndi.distance_transform_bf(mask, sampling=sampling, return_indices=True)
+        sampling = sampling if metric == "euclidean" else None
+        distances, indices = ndi.distance_transform_bf(mask, metric, sampling=sampling, return_indices=True)
         for layout in LAYOUTS:
             with pytest.MonkeyPatch.context() as patch:
                 if layout:
                     patch.setattr(distance, "_SLAB_BYTES", 8 * plane * layout[0])
                     patch.setattr(distance, "_GROUP_BYTES", plane * layout[1])
-                ours_d, ours_i = distance.distance_transform_bf(bd.from_array(mask, chunks=chunks), sampling=sampling,
-                                                                return_indices=True)
+                ours_d, ours_i = distance.distance_transform_bf(bd.from_array(mask, chunks=chunks), metric,
+                                                                sampling=sampling, return_indices=True)
+            assert ours_d.dtype == distances.dtype
             if layout is None:
                 assert_eq(ours_i.data, indices)
                 assert_eq(ours_d.data, distances)
@@ -361,9 +364,11 @@ def test_bf_euclidean_indices_ties_and_no_background_as_scipy():
     mask[::5, ::4, ::3] = False
     mask[7, 9, 1] = False
     for mask, chunks in [(mask, (3, 4, 5)), (np.ones((4, 5), bool), (2, 2))]:
-        distances, indices = ndi.distance_transform_bf(mask, return_indices=True)
-        ours_d, ours_i = distance.distance_transform_bf(bd.from_array(mask, chunks=chunks), return_indices=True)
-        np.testing.assert_array_equal(ours_i.values, indices)
-        np.testing.assert_array_equal(ours_d.values, distances)
+        for metric in ("euclidean", "cityblock"):
+            distances, indices = ndi.distance_transform_bf(mask, metric, return_indices=True)
+            ours_d, ours_i = distance.distance_transform_bf(bd.from_array(mask, chunks=chunks), metric,
+                                                            return_indices=True)
+            np.testing.assert_array_equal(ours_i.values, indices)
+            np.testing.assert_array_equal(ours_d.values, distances)
     only = distance.distance_transform_bf(bd.from_array(mask, chunks=2), return_distances=False, return_indices=True)
     np.testing.assert_array_equal(only.values, indices)
