@@ -154,18 +154,20 @@ def _map_with_margins(data, func, depth: dict, dtype):
         lent = [(side, tuple(_margin(s, d) for s, d in zip(side, depth))) for side in _sides(index, grid, steps, -1)]
         before = [depth[a] * (p != "first") for a, p in enumerate(place)]
         after = [depth[a] * (p != "last") for a, p in enumerate(place)]
-        return lent, _sides(index, grid, steps, 1), before, after
+        sides = _sides(index, grid, steps, 1)
+        # the static arguments inside partials: dask does not walk through them (graphs build faster)
+        lend = functools.partial(_copy_margins, lent=lent) if lent else None
+        return lend, sides, functools.partial(_with_margins, func, sides, before, after)
 
     tasks = {}
     for index in np.ndindex(*grid):
         place = tuple("first" if i == 0 else "last" if i == n - 1 else "inside" for i, n in zip(index, grid))
         # the margins this chunk lends, keyed by where it sits as seen from the borrowing block
-        lent, sides, before, after = layout(place)
-        if lent:
-            tasks[(margins_name, *index)] = (_copy_margins, (data.name, *index), lent)
+        lend, sides, extend = layout(place)
+        if lend is not None:
+            tasks[(margins_name, *index)] = (lend, (data.name, *index))
         tasks[(name, *index)] = (
-            _with_margins, func, (data.name, *index), sides, before, after,
-            *[(margins_name, *(i + s for i, s in zip(index, side))) for side in sides],
+            extend, (data.name, *index), *[(margins_name, *(i + s for i, s in zip(index, side))) for side in sides],
         )
     graph = HighLevelGraph.from_collections(name, tasks, dependencies=[data])
     return da.Array(graph, name, chunks=data.chunks, dtype=dtype)
@@ -183,12 +185,12 @@ def _margin(side: int, depth: int) -> slice:
     return slice(None) if side == 0 else slice(None, depth) if side > 0 else slice(-depth, None)
 
 
-def _copy_margins(chunk, lent):
+def _copy_margins(chunk, *, lent):
     # copies, not views: a view would keep the whole chunk alive
     return {side: chunk[region].copy() for side, region in lent}
 
 
-def _with_margins(func, block, sides, before, after, *margins):
+def _with_margins(func, sides, before, after, block, *margins):
     shape = block.shape
     extended = np.empty([b + n + a for b, n, a in zip(before, shape, after)], dtype=block.dtype)
     centre = tuple(slice(b, b + n) for b, n in zip(before, shape))

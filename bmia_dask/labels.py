@@ -18,6 +18,7 @@ slab of chunks; the mask is computed twice rather than held whole.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import cc3d
@@ -312,7 +313,9 @@ def label(mask, structure=None, dims=None, *, output=None):
     ))
     name = f"label-{token}"
     graph = {
-        (name, *index): (_relabel, (data.name, *index), merge_key, index, kernel) + ((dtype,) if dtype else ())
+        # static arguments inside a partial: dask does not walk through them
+        (name, *index): (functools.partial(_relabel, block_index=index, kernel=kernel, dtype=dtype),
+                         (data.name, *index), merge_key)
         for index in np.ndindex(*grid_shape)
     }
     layer = HighLevelGraph.from_collections(name, graph, dependencies=[data, merge])
