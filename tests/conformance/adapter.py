@@ -302,12 +302,17 @@ def to_numpy(result, optimize: bool = False):
     return result
 
 
+class _OutputShapeError(ValueError, RuntimeError):
+    """scipy raises RuntimeError (filters, transforms) or ValueError (label) for an
+    output array of the wrong shape; the adapter's output-array protocol raises both."""
+
+
 def _fill(name, result, out, optimize=False):
     value = to_numpy(result, optimize)
     labels = value[0] if name == "label" else value
     labels = np.asarray(labels)
     if labels.shape != out.shape:  # scipy's error for an output array of the wrong shape
-        raise RuntimeError("output shape not correct")
+        raise _OutputShapeError("output shape not correct")
     if np.iscomplexobj(labels) and not np.iscomplexobj(out):  # scipy's error, too
         raise RuntimeError("output must have complex dtype")
     if labels.dtype != out.dtype:
