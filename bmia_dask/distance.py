@@ -40,6 +40,7 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
 from ._chunked import once_name, per_axis, spatial_axes
+from .errors import ArgumentError
 from .image import as_image, like, spacing
 
 __all__ = ["distance_transform_bf", "distance_transform_cdt", "distance_transform_edt"]
@@ -754,7 +755,7 @@ def _check_returns(return_distances, return_indices, distances, indices, feature
     if indices is not None and not return_indices:
         errors.append("return_indices must be True if indices is supplied")
     if errors:
-        raise RuntimeError(", ".join(errors))
+        raise ArgumentError(", ".join(errors))
     if distances is not None or indices is not None:
         raise TypeError(_OUTPUT_ARRAY)
     if return_indices and not features:
@@ -878,7 +879,7 @@ def distance_transform_bf(mask, metric="euclidean", sampling=None, *, return_dis
         _check_returns(return_distances, return_indices, distances, indices, features=True)
         return _edt(image, sampling, return_distances, return_indices, np.float64, bf=True)
     if name not in ("taxicab", "cityblock", "manhattan", "chessboard"):
-        raise RuntimeError("distance metric not supported")
+        raise ArgumentError("distance metric not supported")
     _check_returns(return_distances, return_indices, distances, indices, features=name != "chessboard")
     if not return_indices:
         return _metric_transform(image, "chessboard" if name == "chessboard" else "taxicab", np.uint32)

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from ._chunked import overlap_apply, per_axis, rechunk, spatial_axes, voxels_or_mm
+from .errors import scipy_errors
 from .image import SPATIAL_DIMS, as_image, like, spacing, with_geometry_attrs
 
 __all__ = [
@@ -146,7 +147,8 @@ def _wrapped(n, axes, mode, reach) -> set:
 
 def _probe(func, n, dtype, *args, **kwargs) -> np.dtype:
     """Run scipy on one voxel: scipy's own errors at call time, and the dtype of its result."""
-    return np.asarray(func(np.zeros((1,) * n, dtype=dtype), *args, **kwargs)).dtype
+    with scipy_errors():
+        return np.asarray(func(np.zeros((1,) * n, dtype=dtype), *args, **kwargs)).dtype
 
 
 def _mm(image, value, value_mm, name, axes, *, integer=False):
