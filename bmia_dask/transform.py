@@ -56,7 +56,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from scipy import special
 
-from ._chunked import compute, per_axis, rechunk, spatial_axes, voxels_or_mm
+from ._chunked import _merge_small, compute, per_axis, rechunk, spatial_axes, voxels_or_mm
 from .errors import ArgumentError, BadInputError, scipy_errors
 from .image import SPATIAL_DIMS, as_image, from_array, geometry, regrid, spatial_dims
 
@@ -374,20 +374,6 @@ def _read(source, index_by_axis):
 
 # --- the chunked spline prefilter ----------------------------------------------------
 
-def _merge_short(chunks, minimum):
-    """Neighbouring chunks merged until each is at least ``minimum`` long (or the whole axis)."""
-    merged = []
-    for c in chunks:
-        if merged and merged[-1] < minimum:
-            merged[-1] += c
-        else:
-            merged.append(c)
-    if len(merged) > 1 and merged[-1] < minimum:
-        last = merged.pop()
-        merged[-1] += last
-    return tuple(merged)
-
-
 def _spline_block(blocks, takes, crops, axes, order, mode, dtype):
     region = _assemble(blocks, takes)
     for axis in axes:
@@ -406,7 +392,7 @@ def _chunked_spline(data, axes, order, mode, dtype):
     depth = _SPLINE_DEPTH[order]
     # chunks shorter than the overlap are merged with their neighbours (each block then
     # reads at most three chunks per axis); chunks at least that long are kept
-    chunks = tuple(_merge_short(c, depth) if a in axes else c for a, c in enumerate(data.chunks))
+    chunks = tuple(_merge_small(c, depth) if a in axes else c for a, c in enumerate(data.chunks))
     if chunks != data.chunks:
         data = rechunk(data, chunks)
     bounds = [np.cumsum((0,) + c) for c in data.chunks]
@@ -512,7 +498,7 @@ def _prefilter_locally(data, axes, order, npad, sizes, regions) -> bool:
     bounds, lengths = [], []
     for a, n in zip(axes, sizes):
         pads = (npad,) if npad else ()
-        chunks = _merge_short(pads + data.chunks[a] + pads, depth)
+        chunks = _merge_small(pads + data.chunks[a] + pads, depth)
         bounds.append(np.cumsum((0,) + chunks))
         lengths.append([min(n, c + 2 * depth) for c in chunks])
     touched = set()
