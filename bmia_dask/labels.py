@@ -32,7 +32,7 @@ from dask.core import flatten
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from ._chunked import once_name
+from ._chunked import merge_chunks, once_name
 from .image import as_image, like
 
 __all__ = ["label"]
@@ -299,7 +299,9 @@ def label(mask, structure=None, dims=None, *, output=None):
     dtype = _output_dtype(output, image.ndim)
     full = _full_structure(image, structure, dims)
     kernel = _Kernel(full)
-    data = image.data
+    # small chunks merged into blocks of a few million voxels: a task and a merge
+    # table entry per block, not per storage chunk
+    data = merge_chunks(image.data)
     grid_shape = data.numblocks
     token = tokenize(data, full, dtype)
     summaries = data.map_blocks(_summary, kernel, data.shape, dtype=object, chunks=tuple((1,) * n for n in grid_shape),

@@ -393,6 +393,8 @@ def _propagate(image, seeds, changeable, steps, border):
     full_steps[:, list(axes)] = steps
     labels, _ = label(like(image, seeds | changeable), structure, dims=[image.dims[a] for a in axes])
     labels = labels.data
+    # label merges small chunks: the seeds follow its blocks
+    seeds, changeable = seeds.rechunk(labels.chunks), changeable.rechunk(labels.chunks)
     origins = seeds
     if border:
         zone = da.map_blocks(_border_zone, seeds, full_steps, seeds.shape, dtype=bool)
