@@ -67,6 +67,8 @@ def _operation(name, ours, dask_image, scipy, store):
             {WRITE}[:] = r
         """),
     }
+    if dask_image is None:  # dask-image has no such function
+        del CASES[name]["dask-image"]
 
 
 _operation("gaussian sigma=2", "bd.filters.gaussian_filter({x}, 2)", "ndfilters.gaussian_filter(x, 2)",
@@ -104,6 +106,16 @@ CASES["distance_transform_edt"] = {
         {WRITE}[:] = r
     """.replace("{WRITE}", WRITE)),
 }
+_operation("median_filter size=3", "bd.filters.median_filter({x}, 3)", "ndfilters.median_filter(x, 3)",
+           "ndi.median_filter(x, 3)", "volume")
+_operation("percentile_filter 90 size=3", "bd.filters.percentile_filter({x}, 90, size=3)",
+           "ndfilters.percentile_filter(x, 90, size=3)", "ndi.percentile_filter(x, 90, size=3)", "volume")
+_operation("gaussian_gradient_magnitude sigma=2", "bd.filters.gaussian_gradient_magnitude({x}, 2)",
+           "ndfilters.gaussian_gradient_magnitude(x, 2)", "ndi.gaussian_gradient_magnitude(x, 2)", "volume")
+_operation("gaussian_laplace sigma=2", "bd.filters.gaussian_laplace({x}, 2)", "ndfilters.gaussian_laplace(x, 2)",
+           "ndi.gaussian_laplace(x, 2)", "volume")
+_operation("white_tophat size=5", "bd.morphology.white_tophat({x}, size=5)", None,
+           "ndi.white_tophat(x, size=5)", "volume")
 _operation("shift order=1", "bd.transform.shift({x}, (2.3, -4.6, 7.1), order=1)",
            "ndinterp.affine_transform(x, np.eye(3), -np.array([2.3, -4.6, 7.1]), order=1)",
            "ndi.shift(x, (2.3, -4.6, 7.1), order=1)", "volume")
