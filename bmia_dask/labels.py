@@ -5,8 +5,8 @@ scipy inside a chunk); then the labels that touch across chunk boundaries are
 merged. The merge looks only at the two voxel planes on either side of every
 chunk boundary, taken across the whole volume, so objects that meet across a
 face, an edge or a corner (full connectivity) are joined, whatever number of
-chunks they cross. The result is the same partition as scipy's, numbered
-``1..n``.
+chunks they cross. The objects are numbered ``1..n`` in the order of their
+first voxel (C order), as scipy numbers them: the result equals scipy's.
 
 The first pass keeps only each chunk's label count and its boundary planes;
 the final pass labels each chunk again (cheap) and maps its labels through the
