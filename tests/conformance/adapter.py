@@ -397,6 +397,11 @@ def _package():
     return sys.modules[PACKAGE]
 
 
+# attributes that pytest and unittest.mock look up on any object while collecting
+# (``_mock_name`` since pytest 9.2): not the tested library's names
+_PROBES = ("__", "_pytest", "_fixture", "_mock")
+
+
 def _namespace(qualname: str, make):
     """A module whose attributes are made on first access by ``make(name)``."""
     if qualname in sys.modules:
@@ -426,7 +431,7 @@ class _Private:
         self._error = error or ScipyInternals
 
     def __getattr__(self, attr):
-        if attr.startswith(("__", "_pytest", "_fixture")):  # dunders, pytest's probes
+        if attr.startswith(_PROBES):  # dunders, pytest's probes
             raise AttributeError(attr)
         raise self._error(f"{self._name}.{attr} is a private helper of the tested library")
 
@@ -468,7 +473,7 @@ def dask_image_package(grid_name: str):
         def make(name):
             if name == "_label":  # the tests' helper to compare two labelings
                 return types.SimpleNamespace(_unique_axis=lambda a, axis=0: np.unique(a, axis=axis))
-            if name.startswith(("__", "_pytest", "_fixture")):
+            if name.startswith(_PROBES):
                 raise AttributeError(name)
             if name.startswith("_"):
                 raise DaskImageOnly(f"dask_image private helper {name}")
